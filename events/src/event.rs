@@ -1,0 +1,122 @@
+//! The versioned events of a message's life. They are a contract: names and fields never change
+//! meaning; a new shape gets a new `event_version` and an upcaster for the old one.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::directory::Role;
+
+/// The version every event is written with today.
+pub const EVENT_VERSION: &str = "1.0";
+
+/// How a message was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// `POST /api/messages/send`
+    Direct,
+    /// `POST /api/clinician/message`
+    Clinician,
+    /// `POST /api/messages/{id}/reply`
+    Reply,
+}
+
+impl Channel {
+    /// The channel's name as events and audit entries spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Direct => "direct",
+            Channel::Clinician => "clinician",
+            Channel::Reply => "reply",
+        }
+    }
+}
+
+/// Everything that can happen to a message. Each event carries both participants so that
+/// projections never need to look anything up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MessageEvent {
+    MessageSent {
+        message_id: Uuid,
+        sender: String,
+        sender_role: Role,
+        recipient: String,
+        recipient_role: Role,
+        subject: Option<String>,
+        content: String,
+        parent_message_id: Option<Uuid>,
+        channel: Channel,
+        sent_at: DateTime<Utc>,
+    },
+    MessageRead {
+        message_id: Uuid,
+        sender: String,
+        recipient: String,
+        read_at: DateTime<Utc>,
+    },
+    MessageDeletedBySender {
+        message_id: Uuid,
+        sender: String,
+        recipient: String,
+        deleted_at: DateTime<Utc>,
+    },
+    MessageDeletedByRecipient {
+        message_id: Uuid,
+        sender: String,
+        recipient: String,
+        deleted_at: DateTime<Utc>,
+    },
+    /// Both sides have deleted: the message is soft-deleted (hidden, kept).
+    MessageHidden {
+        message_id: Uuid,
+        sender: String,
+        recipient: String,
+        deleted_at: DateTime<Utc>,
+    },
+    /// An administrator made the message visible to both sides again.
+    MessageRestored {
+        message_id: Uuid,
+        sender: String,
+        recipient: String,
+        restored_by: String,
+        restored_at: DateTime<Utc>,
+    },
+}
+
+impl MessageEvent {
+    /// The stable `event_type` name stored in the log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MessageEvent::MessageSent { .. } => "MessageSent",
+            MessageEvent::MessageRead { .. } => "MessageRead",
+            MessageEvent::MessageDeletedBySender { .. } => "MessageDeletedBySender",
+            MessageEvent::MessageDeletedByRecipient { .. } => "MessageDeletedByRecipient",
+            MessageEvent::MessageHidden { .. } => "MessageHidden",
+            MessageEvent::MessageRestored { .. } => "MessageRestored",
+        }
+    }
+
+    /// The message this event belongs to.
+    pub fn message_id(&self) -> Uuid {
+        match self {
+            MessageEvent::MessageSent { message_id, .. }
+            | MessageEvent::MessageRead { message_id, .. }
+            | MessageEvent::MessageDeletedBySender { message_id, .. }
+            | MessageEvent::MessageDeletedByRecipient { message_id, .. }
+            | MessageEvent::MessageHidden { message_id, .. }
+            | MessageEvent::MessageRestored { message_id, .. } => *message_id,
+        }
+    }
+}
+
+impl DomainEvent for MessageEvent {
+    fn event_type(&self) -> String {
+        self.name().to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        EVENT_VERSION.to_owned()
+    }
+}
