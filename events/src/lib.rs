@@ -14,6 +14,7 @@ mod error;
 mod event;
 pub mod limits;
 mod policy;
+mod position;
 
 pub use aggregate::{Message, MessageState};
 pub use commands::{MessageCommand, ParentMessage, ReplyToMessage, SendMessage};
@@ -21,6 +22,7 @@ pub use directory::{Directory, DirectoryError, MessagingServices, Role, UserInfo
 pub use error::{ErrorKind, MessageError};
 pub use event::{Channel, MessageEvent, EVENT_VERSION};
 pub use policy::{check_policy, reply_subject};
+pub use position::{BadToken, LogPosition};
 
 /// The cqrs-es aggregate type under which messages are stored in the event log.
 pub const AGGREGATE_TYPE: &str = "message";

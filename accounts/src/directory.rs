@@ -1,0 +1,48 @@
+//! The domain's [`Directory`] over the `users` and `patient_approvals` tables.
+
+use async_trait::async_trait;
+use events::{Directory, DirectoryError, UserInfo};
+use sqlx::PgPool;
+
+/// Answers the messaging policy's questions from PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgDirectory {
+    pool: PgPool,
+}
+
+impl PgDirectory {
+    /// A directory reading through `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl Directory for PgDirectory {
+    async fn find_user(&self, username: &str) -> Result<Option<UserInfo>, DirectoryError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT username, role FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| DirectoryError(e.to_string()))?;
+        row.map(|(username, role)| {
+            role.parse()
+                .map(|role| UserInfo { username, role })
+                .map_err(|e| DirectoryError(format!("{e}")))
+        })
+        .transpose()
+    }
+
+    async fn is_assigned(&self, clinician: &str, patient: &str) -> Result<bool, DirectoryError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM patient_approvals
+                            WHERE clinician = $1 AND patient = $2 AND status = 'approved')",
+        )
+        .bind(clinician)
+        .bind(patient)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| DirectoryError(e.to_string()))
+    }
+}

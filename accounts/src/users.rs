@@ -1,0 +1,231 @@
+//! Statements on `users` and `patient_approvals`.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use events::limits::is_valid_username;
+use events::Role;
+use sqlx::PgPool;
+
+use crate::password::{hash_password, verify_password, PasswordError};
+
+/// A user as the API shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What an administrator gives to create a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub role: Role,
+    pub password: String,
+    pub display_name: Option<String>,
+}
+
+/// Whether a clinician may message a patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalStatus {
+    Approved,
+    Revoked,
+}
+
+impl ApprovalStatus {
+    /// The status as stored and as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Revoked => "revoked",
+        }
+    }
+
+    /// Parses `approved` / `revoked`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "approved" => Some(ApprovalStatus::Approved),
+            "revoked" => Some(ApprovalStatus::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// Why an accounts operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("user `{0}` does not exist")]
+    UnknownUser(String),
+    #[error("user `{0}` already exists")]
+    AlreadyExists(String),
+    #[error("`{username}` is a {actual}, not a {expected}")]
+    WrongRole {
+        username: String,
+        expected: Role,
+        actual: Role,
+    },
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Longest password accepted (argon2 handles more, but nobody needs it and it bounds CPU).
+const MAX_PASSWORD_CHARS: usize = 256;
+const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_DISPLAY_NAME_CHARS: usize = 128;
+
+/// Creates a user; [`UserError::AlreadyExists`] when the name is taken.
+pub async fn create_user(pool: &PgPool, new: NewUser) -> Result<User, UserError> {
+    if !is_valid_username(&new.username) {
+        return Err(UserError::InvalidInput(
+            "username must be 1 to 64 characters of a-z, 0-9, _ . -".into(),
+        ));
+    }
+    let password_chars = new.password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password_chars) {
+        return Err(UserError::InvalidInput(format!(
+            "password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
+        )));
+    }
+    let display_name = new
+        .display_name
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| new.username.clone());
+    if display_name.chars().count() > MAX_DISPLAY_NAME_CHARS {
+        return Err(UserError::InvalidInput(format!(
+            "display_name must be at most {MAX_DISPLAY_NAME_CHARS} characters"
+        )));
+    }
+    let password = new.password;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| UserError::InvalidInput(format!("hashing task failed: {e}")))??;
+    let row: Option<(DateTime<Utc>,)> = sqlx::query_as(
+        "INSERT INTO users (username, display_name, role, password_hash)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (username) DO NOTHING
+         RETURNING created_at",
+    )
+    .bind(&new.username)
+    .bind(&display_name)
+    .bind(new.role.as_str())
+    .bind(&hash)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some((created_at,)) => Ok(User {
+            username: new.username,
+            display_name,
+            role: new.role,
+            created_at,
+        }),
+        None => Err(UserError::AlreadyExists(new.username)),
+    }
+}
+
+type UserRow = (String, String, String, DateTime<Utc>);
+
+fn user_from_row((username, display_name, role, created_at): UserRow) -> Result<User, UserError> {
+    let role = role
+        .parse()
+        .map_err(|_| UserError::InvalidInput(format!("stored role `{role}` is unknown")))?;
+    Ok(User {
+        username,
+        display_name,
+        role,
+        created_at,
+    })
+}
+
+/// The user of that name, if any.
+pub async fn find_user(pool: &PgPool, username: &str) -> Result<Option<User>, UserError> {
+    let row: Option<UserRow> = sqlx::query_as(
+        "SELECT username, display_name, role, created_at FROM users WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(pool)
+    .await?;
+    row.map(user_from_row).transpose()
+}
+
+/// A hash of no password, verified against when the user does not exist, so that a wrong
+/// username costs the same time as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy password, never valid").unwrap_or_default())
+}
+
+/// The user when `password` is theirs; `None` for a wrong username or password alike.
+pub async fn authenticate(
+    pool: &PgPool,
+    username: &str,
+    password: &str,
+) -> Result<Option<User>, UserError> {
+    let row: Option<(String, String, String, DateTime<Utc>, String)> = if is_valid_username(username)
+    {
+        sqlx::query_as(
+            "SELECT username, display_name, role, created_at, password_hash
+             FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(pool)
+        .await?
+    } else {
+        None
+    };
+    let password = password.chars().take(MAX_PASSWORD_CHARS).collect::<String>();
+    let (user, hash) = match row {
+        Some((u, d, r, c, hash)) => (Some((u, d, r, c)), hash),
+        None => (None, decoy_hash().to_owned()),
+    };
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    match (user, matches) {
+        (Some(row), true) => Ok(Some(user_from_row(row)?)),
+        _ => Ok(None),
+    }
+}
+
+/// Sets (inserts or updates) the approval of `patient` for `clinician`, checking both roles.
+pub async fn set_approval(
+    pool: &PgPool,
+    clinician: &str,
+    patient: &str,
+    status: ApprovalStatus,
+) -> Result<(), UserError> {
+    expect_role(pool, clinician, Role::Clinician).await?;
+    expect_role(pool, patient, Role::Patient).await?;
+    sqlx::query(
+        "INSERT INTO patient_approvals (clinician, patient, status)
+         VALUES ($1, $2, $3)
+         ON CONFLICT (clinician, patient)
+         DO UPDATE SET status = EXCLUDED.status, updated_at = now()",
+    )
+    .bind(clinician)
+    .bind(patient)
+    .bind(status.as_str())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+async fn expect_role(pool: &PgPool, username: &str, expected: Role) -> Result<(), UserError> {
+    let user = find_user(pool, username)
+        .await?
+        .ok_or_else(|| UserError::UnknownUser(username.to_owned()))?;
+    if user.role != expected {
+        return Err(UserError::WrongRole {
+            username: username.to_owned(),
+            expected,
+            actual: user.role,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The error envelope of `API.md`: `{"error": {"code", "message"}}`, never SQL or internals.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use events::{ErrorKind, MessageError};
+use serde::{Deserialize, Serialize};
+
+/// Every error a handler can answer with, one variant per row of the API's error table.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("missing or invalid CSRF token")]
+    CsrfFailed,
+    #[error("too many requests, retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("service temporarily unavailable")]
+    Unavailable,
+    /// Logged with its cause; the client sees only `internal`.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// The code (stable, for programs) and message (for people) of an error.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    /// Wraps any unexpected error; its text is logged, never returned.
+    pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Box::new(err))
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::CsrfFailed | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::InvalidInput(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable error code of `API.md`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::CsrfFailed => "csrf_failed",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::InvalidInput(_) => "invalid_input",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = %cause, "request failed");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+            },
+        };
+        let mut response = (self.status(), Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+impl From<MessageError> for ApiError {
+    fn from(err: MessageError) -> Self {
+        match err.kind() {
+            ErrorKind::InvalidInput => ApiError::InvalidInput(err.to_string()),
+            ErrorKind::NotFound => ApiError::NotFound(err.to_string()),
+            ErrorKind::Forbidden => ApiError::Forbidden(err.to_string()),
+            ErrorKind::Conflict => ApiError::Conflict(err.to_string()),
+            ErrorKind::Internal => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut => {
+                tracing::warn!("database pool timed out");
+                ApiError::Unavailable
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<accounts::UserError> for ApiError {
+    fn from(err: accounts::UserError) -> Self {
+        use accounts::UserError::*;
+        match err {
+            InvalidInput(_) => ApiError::InvalidInput(err.to_string()),
+            UnknownUser(_) => ApiError::NotFound(err.to_string()),
+            AlreadyExists(_) => ApiError::Conflict(err.to_string()),
+            WrongRole { .. } => ApiError::InvalidInput(err.to_string()),
+            Password(_) => ApiError::internal(err),
+            Database(db) => db.into(),
+        }
+    }
+}

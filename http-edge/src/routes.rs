@@ -1,0 +1,183 @@
+//! Session endpoints and the layers every service router gets.
+
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use serde::{Deserialize, Serialize};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::client::{request_id_layer, ClientInfo};
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::rate_limit::retry_after_secs;
+use crate::sessions::COOKIE_NAME;
+use crate::Edge;
+
+/// `POST /api/auth/login` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+}
+
+/// `POST /api/auth/login` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    pub username: String,
+    pub role: String,
+    pub display_name: String,
+    pub csrf_token: String,
+}
+
+/// `GET /api/auth/me` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeResponse {
+    pub username: String,
+    pub role: String,
+    pub display_name: String,
+}
+
+/// `GET /api/csrf-token` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CsrfTokenBody {
+    pub csrf_token: String,
+}
+
+/// Log in: a session cookie and the session's CSRF token.
+#[utoipa::path(post, path = "/api/auth/login", tag = "sessions", request_body = LoginBody,
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::ErrorBody),
+              (status = 400, body = crate::ErrorBody), (status = 429, body = crate::ErrorBody)))]
+pub async fn login(
+    State(edge): State<Edge>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
+    edge.limiter
+        .per_ip
+        .take(&client.ip, Instant::now())
+        .map_err(|wait| ApiError::RateLimited {
+            retry_after_secs: retry_after_secs(wait),
+        })?;
+    let pool = edge.sessions.pool().clone();
+    let user = accounts::authenticate(&pool, &body.username, &body.password)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let (token, csrf_token) = edge.sessions.create(&user.username).await?;
+    tracing::info!(user = %user.username, "login");
+    let cookie = session_cookie_header(&edge, &token, edge.settings.session_ttl.as_secs())?;
+    let body = LoginResponse {
+        username: user.username,
+        role: user.role.to_string(),
+        display_name: user.display_name,
+        csrf_token,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], ApiJson(body)).into_response())
+}
+
+fn session_cookie_header(edge: &Edge, value: &str, max_age: u64) -> Result<HeaderValue, ApiError> {
+    let secure = if edge.settings.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .map_err(ApiError::internal)
+}
+
+/// Log out: the session is revoked server-side and the cookie cleared.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "sessions",
+    responses((status = 204), (status = 401, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody)))]
+pub async fn logout(State(edge): State<Edge>, caller: Caller) -> Result<Response, ApiError> {
+    edge.sessions.revoke(&caller.session_token).await?;
+    let cookie = session_cookie_header(&edge, "", 0)?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// Who the session belongs to.
+#[utoipa::path(get, path = "/api/auth/me", tag = "sessions",
+    responses((status = 200, body = MeResponse), (status = 401, body = crate::ErrorBody)))]
+pub async fn me(caller: Caller) -> ApiJson<MeResponse> {
+    ApiJson(MeResponse {
+        username: caller.username,
+        role: caller.role.to_string(),
+        display_name: caller.display_name,
+    })
+}
+
+/// The CSRF token bound to this session.
+#[utoipa::path(get, path = "/api/csrf-token", tag = "sessions",
+    responses((status = 200, body = CsrfTokenBody), (status = 401, body = crate::ErrorBody)))]
+pub async fn csrf_token(caller: Caller) -> ApiJson<CsrfTokenBody> {
+    ApiJson(CsrfTokenBody {
+        csrf_token: caller.csrf_token,
+    })
+}
+
+/// Login and logout (state-changing: served by the command side).
+pub fn session_command_routes<S>() -> Router<S>
+where
+    Edge: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+}
+
+/// `me` and the CSRF token (reads: served by the query side).
+pub fn session_query_routes<S>() -> Router<S>
+where
+    Edge: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/api/auth/me", get(me))
+        .route("/api/csrf-token", get(csrf_token))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::Internal("handler panicked".into()).into_response()
+}
+
+/// The layers every public router gets, once: JSON 404/405, the body limit (413), panics as
+/// opaque 500s, request ids, and a trace span per request named by its matched route.
+pub fn common_layers(router: Router, body_limit_bytes: usize) -> Router {
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_id_layer))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("unmatched");
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                route,
+                request_id = tracing::field::Empty,
+                user = tracing::field::Empty,
+            )
+        }))
+}

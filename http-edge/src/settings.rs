@@ -1,0 +1,171 @@
+//! Settings of the edge, read from the environment (documented in README).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// A setting has a value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("setting {name}: {problem}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+/// Token buckets of `API.md`'s "Configuration".
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSettings {
+    /// Message-creating commands per user: refill per second and burst.
+    pub user_per_second: f64,
+    pub user_burst: u32,
+    /// Every request per client IP: refill per second and burst.
+    pub ip_per_second: f64,
+    pub ip_burst: u32,
+}
+
+impl Default for RateSettings {
+    fn default() -> Self {
+        Self {
+            user_per_second: 10.0,
+            user_burst: 30,
+            ip_per_second: 100.0,
+            ip_burst: 400,
+        }
+    }
+}
+
+/// Sessions, cookies, proxies, body size and rate limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeSettings {
+    /// `SESSION_TTL_MINUTES` (default 720): a session's lifetime from login.
+    pub session_ttl: Duration,
+    /// `COOKIE_SECURE` (default false): mark the session cookie `Secure` (set it behind HTTPS).
+    pub cookie_secure: bool,
+    /// `TRUSTED_PROXIES` (comma-separated IPs, default none): peers whose `X-Forwarded-For` is
+    /// believed for the client IP.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// `BODY_LIMIT_BYTES` (default 65536): larger bodies answer 413.
+    pub body_limit_bytes: usize,
+    /// `RATE_LIMIT_*`.
+    pub rate: RateSettings,
+}
+
+impl Default for EdgeSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(720 * 60),
+            cookie_secure: false,
+            trusted_proxies: Vec::new(),
+            body_limit_bytes: 64 * 1024,
+            rate: RateSettings::default(),
+        }
+    }
+}
+
+impl EdgeSettings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let defaults = Self::default();
+        let minutes: u64 = parse(&lookup, "SESSION_TTL_MINUTES", 720)?;
+        if minutes == 0 {
+            return Err(SettingsError {
+                name: "SESSION_TTL_MINUTES",
+                problem: "must be at least 1".into(),
+            });
+        }
+        let trusted_proxies = match lookup("TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse().map_err(|_| SettingsError {
+                        name: "TRUSTED_PROXIES",
+                        problem: format!("`{s}` is not an IP address"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Self {
+            session_ttl: Duration::from_secs(minutes * 60),
+            cookie_secure: parse(&lookup, "COOKIE_SECURE", false)?,
+            trusted_proxies,
+            body_limit_bytes: parse(&lookup, "BODY_LIMIT_BYTES", defaults.body_limit_bytes)?,
+            rate: RateSettings {
+                user_per_second: positive(&lookup, "RATE_LIMIT_USER_PER_SECOND", 10.0)?,
+                user_burst: parse(&lookup, "RATE_LIMIT_USER_BURST", 30)?.max(1),
+                ip_per_second: positive(&lookup, "RATE_LIMIT_IP_PER_SECOND", 100.0)?,
+                ip_burst: parse(&lookup, "RATE_LIMIT_IP_BURST", 400)?.max(1),
+            },
+        })
+    }
+}
+
+/// Parses `name` when set, else gives `default`.
+pub fn parse<T: std::str::FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, SettingsError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|_| SettingsError {
+            name,
+            problem: format!("`{raw}` is not a valid value"),
+        }),
+    }
+}
+
+fn positive(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: f64,
+) -> Result<f64, SettingsError> {
+    let value: f64 = parse(lookup, name, default)?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(SettingsError {
+            name,
+            problem: "must be a positive number".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_are_those_of_the_api_contract() -> Result<(), SettingsError> {
+        let settings = EdgeSettings::from_lookup(|_| None)?;
+        assert_eq!(settings, EdgeSettings::default());
+        assert_eq!(settings.rate.user_burst, 30);
+        assert_eq!(settings.rate.ip_per_second, 100.0);
+        Ok(())
+    }
+
+    #[test]
+    fn values_are_read_and_bad_ones_are_named() {
+        let env: HashMap<&str, &str> = [
+            ("RATE_LIMIT_USER_PER_SECOND", "1000"),
+            ("TRUSTED_PROXIES", "127.0.0.1, ::1"),
+            ("COOKIE_SECURE", "true"),
+        ]
+        .into();
+        let settings = EdgeSettings::from_lookup(|k| env.get(k).map(|v| v.to_string()));
+        let settings = settings.expect("valid settings");
+        assert_eq!(settings.rate.user_per_second, 1000.0);
+        assert_eq!(settings.trusted_proxies.len(), 2);
+        assert!(settings.cookie_secure);
+
+        let bad = EdgeSettings::from_lookup(|k| (k == "RATE_LIMIT_IP_PER_SECOND").then(|| "-1".into()));
+        assert!(matches!(bad, Err(SettingsError { name: "RATE_LIMIT_IP_PER_SECOND", .. })));
+    }
+}

@@ -1,0 +1,1 @@
+//! The query API (work in progress).

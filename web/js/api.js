@@ -1,0 +1,149 @@
+// HTTP client for the messaging API (see shared/spec/API.md).
+//
+// - The CSRF token lives only in memory (never in storage) and is sent as X-CSRF-Token on every
+//   POST/PATCH/PUT/DELETE.
+// - The last X-Consistency-Token answered by a command is sent back on every GET, so the user
+//   always sees the effect of their own actions (read-your-writes).
+// - Every failure becomes an ApiError carrying the server's {error: {code, message}}.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const tokens = { csrf: null, consistency: null };
+const UNSAFE = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+let onUnauthenticated = () => {};
+
+export function setCsrfToken(token) { tokens.csrf = token || null; }
+export function getCsrfToken() { return tokens.csrf; }
+export function getConsistencyToken() { return tokens.consistency; }
+export function resetTokens() { tokens.csrf = null; tokens.consistency = null; }
+
+/** Called with the ApiError when a session-bound call answers 401 (session expired or revoked). */
+export function setUnauthenticatedHandler(fn) { onUnauthenticated = fn; }
+
+const FALLBACK = {
+  0: 'Cannot reach the server. Please check your connection and try again.',
+  401: 'Please sign in again.',
+  403: 'You are not allowed to do this.',
+  404: 'Not found.',
+  413: 'That is too long to send.',
+  429: 'Too many requests. Please wait a moment and try again.',
+};
+
+function fallbackMessage(status) {
+  return FALLBACK[status] || (status >= 500
+    ? 'Something went wrong on our side. Please try again.'
+    : `The request failed (HTTP ${status}).`);
+}
+
+function withQuery(path, query) {
+  if (!query) return path;
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined && v !== null && v !== '') qs.set(k, String(v));
+  }
+  const s = qs.toString();
+  return s ? `${path}?${s}` : path;
+}
+
+export async function request(method, path, { body, query, headers: extra, auth = true } = {}) {
+  const headers = { Accept: 'application/json', ...extra };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (UNSAFE.has(method)) {
+    if (tokens.csrf) headers['X-CSRF-Token'] = tokens.csrf;
+  } else if (tokens.consistency) {
+    headers['X-Consistency-Token'] = tokens.consistency;
+  }
+
+  let res;
+  try {
+    res = await fetch(withQuery(path, query), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'network', fallbackMessage(0));
+  }
+
+  const consistency = res.headers.get('X-Consistency-Token');
+  if (consistency) tokens.consistency = consistency;
+
+  let data = null;
+  if (res.status !== 204) {
+    const text = await res.text();
+    if (text) {
+      try { data = JSON.parse(text); } catch { data = null; }
+    }
+  }
+
+  if (!res.ok) {
+    const err = data && typeof data === 'object' ? data.error : null;
+    let message = (err && typeof err.message === 'string' && err.message) || fallbackMessage(res.status);
+    const retryAfter = res.headers.get('Retry-After');
+    if (res.status === 429 && retryAfter && /^\d+$/.test(retryAfter)) {
+      message += ` (try again in ${retryAfter} s)`;
+    }
+    const error = new ApiError(res.status, (err && err.code) || `http_${res.status}`, message);
+    if (res.status === 401 && auth) onUnauthenticated(error);
+    throw error;
+  }
+  return data;
+}
+
+/** A fresh Idempotency-Key (UUID v4 where available). */
+export function newIdempotencyKey() {
+  if (globalThis.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const seg = encodeURIComponent;
+const optional = (value) => (value && value.trim() ? value.trim() : undefined);
+
+export const api = {
+  // Sessions
+  login: (username, password) =>
+    request('POST', '/api/auth/login', { body: { username, password }, auth: false }),
+  logout: () => request('POST', '/api/auth/logout', { auth: false }),
+  me: () => request('GET', '/api/auth/me', { auth: false }),
+  csrfToken: () => request('GET', '/api/csrf-token', { auth: false }),
+
+  // Queries
+  inbox: (cursor) => request('GET', '/api/messages/inbox', { query: { cursor } }),
+  sent: (cursor) => request('GET', '/api/messages/sent', { query: { cursor } }),
+  conversation: (user, cursor) =>
+    request('GET', `/api/messages/conversation/${seg(user)}`, { query: { cursor } }),
+  search: (q, cursor) => request('GET', '/api/messages/search', { query: { q, cursor } }),
+  unreadCount: () => request('GET', '/api/messages/unread-count'),
+  patients: () => request('GET', '/api/clinician/patients'),
+  deletedMessages: (cursor) => request('GET', '/api/admin/messages/deleted', { query: { cursor } }),
+
+  // Commands
+  send: ({ recipient, subject, content }, idempotencyKey) =>
+    request('POST', '/api/messages/send', {
+      body: { recipient, subject: optional(subject), content },
+      headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : undefined,
+    }),
+  reply: (messageId, content, idempotencyKey) =>
+    request('POST', `/api/messages/${seg(messageId)}/reply`, {
+      body: { content },
+      headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : undefined,
+    }),
+  clinicianMessage: ({ recipient_username, subject, message }) =>
+    request('POST', '/api/clinician/message', {
+      body: { recipient_username, message, subject: optional(subject) },
+    }),
+  markConversationRead: (user) =>
+    request('POST', `/api/messages/conversation/${seg(user)}/read`),
+  deleteMessage: (messageId) => request('DELETE', `/api/messages/${seg(messageId)}`),
+  restoreMessage: (messageId) => request('POST', `/api/admin/messages/${seg(messageId)}/restore`),
+};

@@ -1,0 +1,52 @@
+// Sent: the caller's sent messages with "✓ Sent" / "✓✓ Read" and the read time.
+import { h, timeEl, viewHeading, moreButton, readStatus } from '../dom.js';
+
+export function sentView(ctx) {
+  const list = h('ul', { class: 'item-list', testid: 'sent-list', 'aria-labelledby': 'sent-title' });
+  const empty = h('p', { class: 'empty', hidden: true }, 'You have not sent any messages yet.');
+  const more = moreButton('Show older messages', () => load(true));
+  const el = h('section', { class: 'view', 'aria-labelledby': 'sent-title' },
+    viewHeading('Sent', 'sent-title'), list, empty, more);
+  let cursor = null;
+  let seq = 0;
+
+  async function load(append = false) {
+    const mine = ++seq;
+    list.setAttribute('aria-busy', 'true');
+    more.disabled = true;
+    try {
+      const page = await ctx.api.sent(append ? cursor : undefined);
+      if (mine !== seq) return;
+      const items = page.messages.map(item);
+      if (append) list.append(...items); else list.replaceChildren(...items);
+      cursor = page.next_cursor || null;
+      more.hidden = !cursor;
+      empty.hidden = list.children.length > 0;
+    } catch (error) {
+      if (mine === seq) ctx.showError(error);
+    } finally {
+      if (mine === seq) {
+        list.removeAttribute('aria-busy');
+        more.disabled = false;
+      }
+    }
+  }
+
+  function item(m) {
+    const open = h('button', {
+      type: 'button', class: 'item-button', testid: 'sent-item',
+      dataset: { messageId: m.message_id, recipient: m.recipient },
+      onclick: () => ctx.openThread(m.recipient, { opener: open }),
+    },
+    h('span', { class: 'item-top' },
+      h('span', { class: 'item-name' }, 'To ', m.recipient),
+      h('span', { class: 'item-time' }, timeEl(m.sent_at))),
+    h('span', { class: 'item-subject' }, m.subject || '(no subject)'),
+    h('span', { class: 'item-preview' }, m.content),
+    h('span', { class: 'item-status' }, readStatus(m, 'sent-status')));
+    return h('li', {}, open);
+  }
+
+  load();
+  return { el, refresh: () => load(false) };
+}

@@ -1,0 +1,231 @@
+// The thread dialog: one conversation, oldest first, "load older", mark-as-read on open,
+// reply to the latest message, delete per message (with a confirmation step).
+import { h, timeEl, readStatus } from '../dom.js';
+import { mountBanner } from '../banner.js';
+import { newIdempotencyKey } from '../api.js';
+
+const byTime = (a, b) => (a.sent_at < b.sent_at ? -1 : a.sent_at > b.sent_at ? 1 : 0);
+
+export function createThreadDialog(ctx, { onClose } = {}) {
+  let st = fresh(null, null);
+  let loadSeq = 0;
+  let replyKey = null;
+
+  function fresh(withUser, opener) {
+    return { with: withUser, label: withUser, opener, messages: [], cursor: null };
+  }
+
+  const title = h('h2', { id: 'thread-title', class: 'dialog-title', tabindex: '-1' });
+  const closeButton = h('button', {
+    type: 'button', class: 'btn btn-quiet', testid: 'thread-close', onclick: () => close(),
+  }, 'Close');
+  const bannerSlot = h('div', { class: 'banner-slot' });
+  const olderButton = h('button', {
+    type: 'button', class: 'btn btn-quiet btn-more', testid: 'load-older', hidden: true, onclick: loadOlder,
+  }, 'Load older messages');
+  const list = h('ol', { class: 'thread-list', testid: 'thread-list', 'aria-label': 'Messages, oldest first' });
+  const scroller = h('div', { class: 'thread-body' }, olderButton, list);
+
+  const replyInput = h('textarea', {
+    id: 'reply-content', name: 'content', rows: '3', maxlength: '10000', required: true,
+    testid: 'reply-content', 'aria-describedby': 'reply-hint',
+  });
+  const replyLabel = h('label', { for: 'reply-content' }, 'Reply');
+  const replyHint = h('p', { id: 'reply-hint', class: 'hint' }, 'Your reply goes to the latest message in this conversation.');
+  const replyStatus = h('p', { class: 'form-status', role: 'status', testid: 'reply-status' });
+  const replyButton = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'reply-send' }, 'Send reply');
+  const replyForm = h('form', { class: 'reply-form', onsubmit: sendReply },
+    h('div', { class: 'field' }, replyLabel, replyInput, replyHint),
+    h('div', { class: 'form-actions' }, replyButton, replyStatus));
+  replyInput.addEventListener('input', () => { replyKey = null; });
+
+  const dialog = h('dialog', { class: 'thread-dialog', 'aria-labelledby': 'thread-title', testid: 'thread-dialog' },
+    h('div', { class: 'dialog-head' }, title, closeButton),
+    bannerSlot,
+    scroller,
+    replyForm);
+  document.body.append(dialog);
+
+  dialog.addEventListener('close', () => {
+    loadSeq += 1;
+    mountBanner();
+    const { opener } = st;
+    st = fresh(null, null);
+    dialog.removeAttribute('data-with');
+    if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+    else document.querySelector('.view-title')?.focus();
+    if (onClose) onClose();
+  });
+
+  /** Opens the conversation with `username`. `label` is a friendlier name for the title. */
+  async function open(username, { opener, label } = {}) {
+    st = fresh(username, opener || document.activeElement);
+    st.label = label || username;
+    replyKey = null;
+    replyInput.value = '';
+    replyStatus.textContent = '';
+    title.textContent = `Conversation with ${st.label}`;
+    replyLabel.textContent = `Reply to ${st.label}`;
+    list.replaceChildren(h('li', { class: 'muted' }, 'Loading…'));
+    olderButton.hidden = true;
+    replyForm.hidden = true;
+    dialog.dataset.with = username;
+    dialog.dataset.state = 'loading';
+    delete dialog.dataset.marked;
+    ctx.clearError();
+    mountBanner(bannerSlot);
+    if (!dialog.open) dialog.showModal();
+    title.focus();
+
+    const seq = ++loadSeq;
+    try {
+      const page = await ctx.api.conversation(username);
+      if (seq !== loadSeq) return;
+      st.messages = [...page.messages].sort(byTime);
+      st.cursor = page.next_cursor || null;
+      render();
+      scroller.scrollTop = scroller.scrollHeight;
+      dialog.dataset.state = 'ready';
+    } catch (error) {
+      if (seq !== loadSeq) return;
+      list.replaceChildren(h('li', { class: 'muted' }, 'This conversation could not be loaded.'));
+      dialog.dataset.state = 'error';
+      ctx.showError(error);
+      return;
+    }
+    // Opening a thread marks everything the counterpart sent to me as read.
+    try {
+      await ctx.api.markConversationRead(username);
+      if (seq !== loadSeq) return;
+      dialog.dataset.marked = 'true';
+      ctx.refreshUnread();
+    } catch (error) {
+      if (seq === loadSeq) ctx.showError(error);
+    }
+  }
+
+  function close() {
+    if (dialog.open) dialog.close();
+  }
+
+  function render() {
+    if (st.messages.length === 0) {
+      list.replaceChildren(h('li', { class: 'muted empty' }, 'There are no messages in this conversation.'));
+    } else {
+      list.replaceChildren(...st.messages.map(renderMessage));
+    }
+    olderButton.hidden = !st.cursor;
+    replyForm.hidden = st.messages.length === 0;
+  }
+
+  function renderMessage(m) {
+    const mine = m.sender === ctx.user.username;
+    const actions = h('div', { class: 'msg-actions' });
+    const li = h('li', {
+      class: `msg ${mine ? 'msg-mine' : 'msg-theirs'}`, testid: 'thread-message',
+      dataset: { messageId: m.message_id, sender: m.sender }, tabindex: '-1',
+    },
+    h('div', { class: 'msg-meta' },
+      h('span', { class: 'msg-author' }, mine ? 'You' : m.sender), ' · ', timeEl(m.sent_at)),
+    m.subject ? h('p', { class: 'msg-subject' }, m.subject) : null,
+    h('p', { class: 'msg-content', testid: 'thread-message-content' }, m.content),
+    h('div', { class: 'msg-foot' }, mine ? readStatus(m, 'thread-status') : h('span'), actions));
+
+    const deleteButton = h('button', {
+      type: 'button', class: 'btn btn-quiet btn-small', testid: 'delete-message',
+      'aria-label': `Delete message${m.subject ? ` “${m.subject}”` : ''} from ${mine ? 'you' : m.sender}`,
+      onclick: askConfirm,
+    }, 'Delete');
+    actions.append(deleteButton);
+
+    function askConfirm() {
+      const yes = h('button', { type: 'button', class: 'btn btn-danger btn-small', testid: 'confirm-delete', onclick: doDelete }, 'Delete');
+      const no = h('button', {
+        type: 'button', class: 'btn btn-quiet btn-small', testid: 'cancel-delete',
+        onclick: () => { actions.replaceChildren(deleteButton); deleteButton.focus(); },
+      }, 'Keep');
+      actions.replaceChildren(h('span', { class: 'confirm-text' }, 'Delete for you?'), yes, no);
+      yes.focus();
+    }
+
+    async function doDelete(event) {
+      event.currentTarget.disabled = true;
+      try {
+        await ctx.api.deleteMessage(m.message_id);
+      } catch (error) {
+        ctx.showError(error);
+        actions.replaceChildren(deleteButton);
+        deleteButton.focus();
+        return;
+      }
+      const next = li.nextElementSibling || li.previousElementSibling;
+      st.messages = st.messages.filter((x) => x.message_id !== m.message_id);
+      li.remove();
+      if (st.messages.length === 0) render();
+      ctx.announce('Message deleted.');
+      (next && next.isConnected ? next : title).focus();
+    }
+    return li;
+  }
+
+  async function loadOlder() {
+    if (!st.cursor) return;
+    const seq = loadSeq;
+    olderButton.disabled = true;
+    try {
+      const page = await ctx.api.conversation(st.with, st.cursor);
+      if (seq !== loadSeq) return;
+      const known = new Set(st.messages.map((m) => m.message_id));
+      const older = page.messages.filter((m) => !known.has(m.message_id));
+      const before = scroller.scrollHeight;
+      st.messages = [...older, ...st.messages].sort(byTime);
+      st.cursor = page.next_cursor || null;
+      render();
+      scroller.scrollTop += scroller.scrollHeight - before;
+      (st.cursor ? olderButton : title).focus();
+    } catch (error) {
+      ctx.showError(error);
+    } finally {
+      olderButton.disabled = false;
+    }
+  }
+
+  async function sendReply(event) {
+    event.preventDefault();
+    const latest = st.messages[st.messages.length - 1];
+    if (!latest) return;
+    if (!replyForm.reportValidity()) return;
+    replyKey = replyKey || newIdempotencyKey();
+    replyButton.disabled = true;
+    replyStatus.textContent = 'Sending…';
+    ctx.clearError();
+    const seq = loadSeq;
+    try {
+      await ctx.api.reply(latest.message_id, replyInput.value, replyKey);
+    } catch (error) {
+      replyStatus.textContent = '';
+      ctx.showError(error);
+      replyButton.disabled = false;
+      return;
+    }
+    replyKey = null;
+    replyInput.value = '';
+    replyStatus.textContent = 'Reply sent.';
+    replyButton.disabled = false;
+    if (seq !== loadSeq) return;
+    // Re-read the newest page (with our consistency token) and merge it into what is shown.
+    try {
+      const page = await ctx.api.conversation(st.with);
+      if (seq !== loadSeq) return;
+      const merged = new Map(st.messages.map((m) => [m.message_id, m]));
+      for (const m of page.messages) merged.set(m.message_id, m);
+      st.messages = [...merged.values()].sort(byTime);
+      render();
+      scroller.scrollTop = scroller.scrollHeight;
+    } catch (error) {
+      ctx.showError(error);
+    }
+  }
+
+  return { open, close, isOpen: () => dialog.open };
+}
