@@ -11,8 +11,9 @@ mod client;
 mod error;
 mod json;
 pub mod rate_limit;
-mod routes;
+pub mod routes;
 pub mod sessions;
+mod shutdown;
 mod settings;
 pub mod telemetry;
 
@@ -20,11 +21,12 @@ pub use auth::{Caller, MessageQuota};
 pub use client::{request_id_layer, ClientInfo, RequestId};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use json::ApiJson;
+pub use shutdown::shutdown_signal;
 pub use routes::{
     common_layers, session_command_routes, session_query_routes, CsrfTokenBody, LoginBody,
     LoginResponse, MeResponse,
 };
-pub use settings::{EdgeSettings, RateSettings, SettingsError};
+pub use settings::{parse as parse_setting, DatabaseUrl, EdgeSettings, RateSettings, SettingsError};
 
 use std::sync::Arc;
 

@@ -169,3 +169,56 @@ mod tests {
         assert!(matches!(bad, Err(SettingsError { name: "RATE_LIMIT_IP_PER_SECOND", .. })));
     }
 }
+
+/// A database URL whose `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_password(&self.0))
+    }
+}
+
+impl DatabaseUrl {
+    /// `DATABASE_URL`, required.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        std::env::var("DATABASE_URL")
+            .map(DatabaseUrl)
+            .map_err(|_| SettingsError {
+                name: "DATABASE_URL",
+                problem: "is not set".into(),
+            })
+    }
+
+    /// The URL itself, for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_never_print_their_password() {
+        let url = DatabaseUrl("postgres://app:s3cret@db:5432/hs".into());
+        assert_eq!(format!("{url:?}"), "postgres://app:***@db:5432/hs");
+        assert_eq!(redact_password("postgres://db/hs"), "postgres://db/hs");
+    }
+}

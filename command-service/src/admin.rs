@@ -1,0 +1,103 @@
+//! Administration of users and clinician approvals.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use events::Role;
+use http_edge::{ApiError, ApiJson, Caller, ErrorBody};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use accounts::{ApprovalStatus, NewUser};
+
+use crate::state::CommandState;
+
+/// `POST /api/admin/users` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewUserBody {
+    pub username: String,
+    /// `patient`, `clinician`, `admin` or `auditor`.
+    pub role: String,
+    pub password: String,
+    pub display_name: Option<String>,
+}
+
+/// A created user.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserResponse {
+    pub username: String,
+    pub role: String,
+    pub display_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `PUT /api/admin/patient-approvals` body and answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalBody {
+    pub clinician: String,
+    pub patient: String,
+    /// `approved` or `revoked`.
+    pub status: String,
+}
+
+fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("administrators only".into()))
+    }
+}
+
+/// Creates a user (admins only).
+#[utoipa::path(post, path = "/api/admin/users", tag = "admin", request_body = NewUserBody,
+    responses((status = 201, body = UserResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create_user(
+    State(state): State<CommandState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> Result<Response, ApiError> {
+    let role: Role = body
+        .role
+        .parse()
+        .map_err(|e| ApiError::InvalidInput(format!("{e}")))?;
+    require_admin(&caller)?;
+    let user = accounts::create_user(
+        &state.pool,
+        NewUser {
+            username: body.username,
+            role,
+            password: body.password,
+            display_name: body.display_name,
+        },
+    )
+    .await?;
+    tracing::info!(admin = %caller.username, user = %user.username, role = %user.role, "user created");
+    let body = UserResponse {
+        username: user.username,
+        role: user.role.to_string(),
+        display_name: user.display_name,
+        created_at: user.created_at,
+    };
+    Ok((StatusCode::CREATED, ApiJson(body)).into_response())
+}
+
+/// Approves or revokes a clinician's access to a patient (admins only).
+#[utoipa::path(put, path = "/api/admin/patient-approvals", tag = "admin", request_body = ApprovalBody,
+    responses((status = 200, body = ApprovalBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_patient_approval(
+    State(state): State<CommandState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ApprovalBody>,
+) -> Result<ApiJson<ApprovalBody>, ApiError> {
+    let status = ApprovalStatus::parse(&body.status).ok_or_else(|| {
+        ApiError::InvalidInput("status must be `approved` or `revoked`".into())
+    })?;
+    require_admin(&caller)?;
+    accounts::set_approval(&state.pool, &body.clinician, &body.patient, status).await?;
+    tracing::info!(admin = %caller.username, clinician = %body.clinician, patient = %body.patient,
+        status = status.as_str(), "patient approval set");
+    Ok(ApiJson(body))
+}

@@ -1,0 +1,82 @@
+//! Building and running the command service as its own process.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http_edge::{parse_setting, DatabaseUrl, Edge, EdgeSettings, SettingsError};
+use sqlx::postgres::PgPoolOptions;
+use tokio::net::TcpListener;
+
+use crate::signal::CommitSignal;
+use crate::state::CommandState;
+
+/// Settings of the standalone command service (environment variables, documented in README).
+#[derive(Debug, Clone)]
+pub struct CommandSettings {
+    pub database_url: DatabaseUrl,
+    /// `COMMAND_ADDR` (default `127.0.0.1:8081`); port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// `DB_POOL_MAX` (default 16).
+    pub pool_max: u32,
+    /// `NOTIFY_DEBOUNCE_MS` (default 10): at most one `NOTIFY hs_events` per interval.
+    pub notify_debounce: Duration,
+    pub edge: EdgeSettings,
+}
+
+impl CommandSettings {
+    /// Reads the settings from the environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let env = |name: &str| std::env::var(name).ok();
+        Ok(Self {
+            database_url: DatabaseUrl::from_env()?,
+            addr: parse_setting(&env, "COMMAND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8081)))?,
+            pool_max: parse_setting(&env, "DB_POOL_MAX", 16)?,
+            notify_debounce: Duration::from_millis(parse_setting(&env, "NOTIFY_DEBOUNCE_MS", 10)?),
+            edge: EdgeSettings::from_env()?,
+        })
+    }
+}
+
+/// A bound, ready-to-run command service.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+}
+
+impl Application {
+    /// Connects, applies migrations, binds the listener.
+    pub async fn build(settings: CommandSettings) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.pool_max)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(settings.database_url.expose())
+            .await?;
+        migrations::MIGRATOR.run(&pool).await?;
+        let signal = CommitSignal::relay_to_postgres(pool.clone(), settings.notify_debounce);
+        let state = CommandState::new(pool.clone(), Edge::new(pool, settings.edge), signal);
+        let listener = TcpListener::bind(settings.addr).await?;
+        Ok(Self {
+            listener,
+            router: crate::app(state),
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}

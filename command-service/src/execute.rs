@@ -1,0 +1,104 @@
+//! Running a command through cqrs-es and reporting where its events landed in the log.
+
+use cqrs_es::{AggregateContext, AggregateError, EventStore};
+use events::{LogPosition, Message, MessageCommand, MessageError, MessageState, AGGREGATE_TYPE};
+use http_edge::{ApiError, Caller};
+use uuid::Uuid;
+
+use crate::metadata::event_metadata;
+use crate::state::CommandState;
+
+/// How often a command is retried when another command on the same message committed first.
+const CONFLICT_RETRIES: usize = 4;
+
+/// Why a command did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error(transparent)]
+    Domain(#[from] MessageError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<ExecuteError> for ApiError {
+    fn from(err: ExecuteError) -> Self {
+        match err {
+            ExecuteError::Domain(domain) => domain.into(),
+            ExecuteError::Api(api) => api,
+        }
+    }
+}
+
+fn store_error(err: AggregateError<MessageError>) -> ExecuteError {
+    match err {
+        AggregateError::UserError(domain) => ExecuteError::Domain(domain),
+        AggregateError::AggregateConflict => ExecuteError::Api(ApiError::Conflict(
+            "the message was changed concurrently; retry".into(),
+        )),
+        other => ExecuteError::Api(ApiError::internal(other)),
+    }
+}
+
+/// Runs `command` on message `id` as `caller`, retrying optimistic-concurrency conflicts (the
+/// domain then sees the other command's events), signals the projector, and returns the log
+/// position of the message's last event.
+pub async fn execute(
+    state: &CommandState,
+    id: Uuid,
+    command: MessageCommand,
+    caller: &Caller,
+) -> Result<LogPosition, ExecuteError> {
+    let aggregate_id = id.to_string();
+    let metadata = event_metadata(caller, None);
+    let mut attempt = 0;
+    loop {
+        match state
+            .cqrs
+            .execute_with_metadata(&aggregate_id, command.clone(), metadata.clone())
+            .await
+        {
+            Ok(()) => break,
+            Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
+                attempt += 1;
+                tracing::debug!(%id, attempt, "optimistic concurrency conflict, retrying");
+            }
+            Err(err) => return Err(store_error(err)),
+        }
+    }
+    state.signal.committed();
+    Ok(last_position(state, &aggregate_id).await?)
+}
+
+/// The position of the message's last event ([`LogPosition::START`] when it has none).
+pub async fn last_position(
+    state: &CommandState,
+    aggregate_id: &str,
+) -> Result<LogPosition, ApiError> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT transaction_id::text, global_position FROM events
+         WHERE aggregate_type = $1 AND aggregate_id = $2
+         ORDER BY sequence DESC LIMIT 1",
+    )
+    .bind(AGGREGATE_TYPE)
+    .bind(aggregate_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    match row {
+        None => Ok(LogPosition::START),
+        Some((xid, global_position)) => Ok(LogPosition {
+            transaction_id: xid.parse().map_err(ApiError::internal)?,
+            global_position,
+        }),
+    }
+}
+
+/// The message as its events tell it, or `None` when it was never sent.
+pub async fn load_message(state: &CommandState, id: Uuid) -> Result<Option<MessageState>, ApiError> {
+    let mut context = state
+        .store
+        .load_aggregate(&id.to_string())
+        .await
+        .map_err(|err| ApiError::from(store_error(err)))?;
+    let message: &mut Message = context.aggregate();
+    Ok(message.state.clone())
+}

@@ -1,0 +1,32 @@
+//! The command API's OpenAPI description, generated from the handlers' annotations.
+
+use utoipa::OpenApi;
+
+use crate::{admin, messages, receipts};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        http_edge::routes::login,
+        http_edge::routes::logout,
+        messages::send_message,
+        messages::reply_to_message,
+        messages::send_clinician_message,
+        receipts::mark_read,
+        receipts::mark_conversation_read,
+        receipts::delete_message,
+        receipts::restore_message,
+        admin::create_user,
+        admin::set_patient_approval,
+    ),
+    components(schemas(http_edge::ErrorBody, http_edge::ErrorDetail)),
+    tags((name = "commands", description = "Changes to messages; each answers X-Consistency-Token"),
+         (name = "admin", description = "Administration"),
+         (name = "sessions", description = "Login, logout and CSRF"))
+)]
+struct CommandApi;
+
+/// The command API as OpenAPI 3.1.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    CommandApi::openapi()
+}

@@ -1,0 +1,174 @@
+//! Read receipts, deletion and restoration of existing messages.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use events::limits::check_username;
+use events::{LogPosition, MessageCommand, MessageError, AGGREGATE_TYPE};
+use http_edge::{ApiError, ApiJson, Caller, ErrorBody};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::execute::{execute, load_message, ExecuteError};
+use crate::messages::{now, parse_message_id, with_token};
+use crate::state::CommandState;
+
+/// 200 answer of `PATCH /api/messages/{id}/read`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReadResponse {
+    pub message_id: Uuid,
+    pub is_read: bool,
+    pub read_at: DateTime<Utc>,
+}
+
+/// 200 answer of `POST /api/messages/conversation/{user}/read`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MarkedResponse {
+    pub marked: u64,
+}
+
+/// 200 answer of a restore.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RestoredResponse {
+    pub message_id: Uuid,
+    pub restored_at: DateTime<Utc>,
+}
+
+/// The recipient marks a message read; a repeat keeps the first `read_at`.
+#[utoipa::path(patch, path = "/api/messages/{id}/read", tag = "commands",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ReadResponse, headers(("X-Consistency-Token" = String))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn mark_read(
+    State(state): State<CommandState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_message_id(&id)?;
+    let command = MessageCommand::MarkRead {
+        message_id: id,
+        reader: caller.username.clone(),
+        at: now(),
+    };
+    let position = execute(&state, id, command, &caller).await?;
+    let read_at = load_message(&state, id)
+        .await?
+        .and_then(|m| m.read_at)
+        .ok_or_else(|| ApiError::internal(MessageError::UnknownMessage(id)))?;
+    let body = ReadResponse {
+        message_id: id,
+        is_read: true,
+        read_at,
+    };
+    Ok(with_token(position, ApiJson(body)))
+}
+
+/// Unread messages from `sender` to `recipient`, found in the log through the partial index on
+/// `MessageSent` participants (the truth, not a read model that may lag).
+async fn unread_from(
+    state: &CommandState,
+    sender: &str,
+    recipient: &str,
+) -> Result<Vec<Uuid>, ApiError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT s.aggregate_id FROM events s
+         WHERE s.event_type = 'MessageSent'
+           AND s.payload -> 'MessageSent' ->> 'recipient' = $2
+           AND s.payload -> 'MessageSent' ->> 'sender' = $1
+           AND NOT EXISTS (SELECT 1 FROM events r
+                           WHERE r.aggregate_type = $3 AND r.aggregate_id = s.aggregate_id
+                             AND r.event_type IN ('MessageRead', 'MessageDeletedByRecipient'))
+         ORDER BY s.global_position",
+    )
+    .bind(sender)
+    .bind(recipient)
+    .bind(AGGREGATE_TYPE)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+}
+
+/// Marks every unread message from `{user}` to the caller read.
+#[utoipa::path(post, path = "/api/messages/conversation/{user}/read", tag = "commands",
+    params(("user" = String, Path, description = "the counterpart")),
+    responses((status = 200, body = MarkedResponse, headers(("X-Consistency-Token" = String))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn mark_conversation_read(
+    State(state): State<CommandState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    check_username(&user).map_err(ApiError::from)?;
+    if accounts::find_user(&state.pool, &user).await?.is_none() {
+        return Err(MessageError::UnknownUser(user).into());
+    }
+    let mut marked = 0;
+    let mut position = LogPosition::START;
+    for id in unread_from(&state, &user, &caller.username).await? {
+        let command = MessageCommand::MarkRead {
+            message_id: id,
+            reader: caller.username.clone(),
+            at: now(),
+        };
+        match execute(&state, id, command, &caller).await {
+            Ok(at) => {
+                marked += 1;
+                position = position.max(at);
+            }
+            // Deleted on the caller's side meanwhile: nothing to mark.
+            Err(ExecuteError::Domain(MessageError::UnknownMessage(_))) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(with_token(position, ApiJson(MarkedResponse { marked })))
+}
+
+/// Deletes the caller's side of a message; when both sides have, the message is hidden.
+#[utoipa::path(delete, path = "/api/messages/{id}", tag = "commands",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, headers(("X-Consistency-Token" = String))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn delete_message(
+    State(state): State<CommandState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_message_id(&id)?;
+    let command = MessageCommand::Delete {
+        message_id: id,
+        actor: caller.username.clone(),
+        at: now(),
+    };
+    let position = execute(&state, id, command, &caller).await?;
+    Ok(with_token(position, StatusCode::NO_CONTENT))
+}
+
+/// An administrator makes a deleted message visible to both sides again.
+#[utoipa::path(post, path = "/api/admin/messages/{id}/restore", tag = "admin",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = RestoredResponse, headers(("X-Consistency-Token" = String))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn restore_message(
+    State(state): State<CommandState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_message_id(&id)?;
+    let restored_at = now();
+    let command = MessageCommand::Restore {
+        message_id: id,
+        actor: caller.username.clone(),
+        at: restored_at,
+    };
+    let position = execute(&state, id, command, &caller).await?;
+    let body = RestoredResponse {
+        message_id: id,
+        restored_at,
+    };
+    Ok(with_token(position, ApiJson(body)))
+}

@@ -1,0 +1,60 @@
+//! Waking the projector after a commit, never inside the append transaction.
+//!
+//! In one process the projector listens on an in-process `Notify`. When the projector runs in
+//! another process, a relay task turns signals into `NOTIFY hs_events`, at most one per debounce
+//! interval (a NOTIFY inside every append would take a global lock at commit).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+/// The channel the projector `LISTEN`s on.
+pub const EVENTS_CHANNEL: &str = "hs_events";
+
+/// Tells whoever projects the log that new events were committed.
+#[derive(Clone, Default)]
+pub struct CommitSignal {
+    targets: Vec<Arc<Notify>>,
+}
+
+impl CommitSignal {
+    /// Wakes the given in-process projector.
+    pub fn in_process(projector: Arc<Notify>) -> Self {
+        Self {
+            targets: vec![projector],
+        }
+    }
+
+    /// Relays commits as debounced `NOTIFY hs_events` on `pool` (for a projector in another
+    /// process). The relay task ends with the runtime.
+    pub fn relay_to_postgres(pool: PgPool, debounce: Duration) -> Self {
+        let notify = Arc::new(Notify::new());
+        let wake = notify.clone();
+        tokio::spawn(async move {
+            loop {
+                wake.notified().await;
+                if let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(EVENTS_CHANNEL)
+                    .execute(&pool)
+                    .await
+                {
+                    // The projector's fallback poll still picks the events up.
+                    tracing::warn!(error = %err, "could not notify the projector");
+                }
+                tokio::time::sleep(debounce).await;
+            }
+        });
+        Self {
+            targets: vec![notify],
+        }
+    }
+
+    /// Signals a commit (cheap; coalesces while nobody is waiting).
+    pub fn committed(&self) {
+        for target in &self.targets {
+            target.notify_one();
+        }
+    }
+}

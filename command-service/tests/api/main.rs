@@ -1,0 +1,11 @@
+//! Black-box tests of the command API: the real router against a fresh, migrated PostgreSQL
+//! database per test.
+
+mod helpers;
+
+mod admin;
+mod errors;
+mod idempotency;
+mod messages;
+mod receipts;
+mod sessions;
