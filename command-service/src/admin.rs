@@ -92,9 +92,8 @@ pub async fn set_patient_approval(
     caller: Caller,
     ApiJson(body): ApiJson<ApprovalBody>,
 ) -> Result<ApiJson<ApprovalBody>, ApiError> {
-    let status = ApprovalStatus::parse(&body.status).ok_or_else(|| {
-        ApiError::InvalidInput("status must be `approved` or `revoked`".into())
-    })?;
+    let status = ApprovalStatus::parse(&body.status)
+        .ok_or_else(|| ApiError::InvalidInput("status must be `approved` or `revoked`".into()))?;
     require_admin(&caller)?;
     accounts::set_approval(&state.pool, &body.clinician, &body.patient, status).await?;
     tracing::info!(admin = %caller.username, clinician = %body.clinician, patient = %body.patient,

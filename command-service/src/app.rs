@@ -29,7 +29,11 @@ impl CommandSettings {
         let env = |name: &str| std::env::var(name).ok();
         Ok(Self {
             database_url: DatabaseUrl::from_env()?,
-            addr: parse_setting(&env, "COMMAND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8081)))?,
+            addr: parse_setting(
+                &env,
+                "COMMAND_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 8081)),
+            )?,
             pool_max: parse_setting(&env, "DB_POOL_MAX", 16)?,
             notify_debounce: Duration::from_millis(parse_setting(&env, "NOTIFY_DEBOUNCE_MS", 10)?),
             edge: EdgeSettings::from_env()?,

@@ -93,7 +93,10 @@ pub async fn last_position(
 }
 
 /// The message as its events tell it, or `None` when it was never sent.
-pub async fn load_message(state: &CommandState, id: Uuid) -> Result<Option<MessageState>, ApiError> {
+pub async fn load_message(
+    state: &CommandState,
+    id: Uuid,
+) -> Result<Option<MessageState>, ApiError> {
     let mut context = state
         .store
         .load_aggregate(&id.to_string())

@@ -40,9 +40,18 @@ mod tests {
 
     #[test]
     fn the_same_user_and_key_give_the_same_id_and_nobody_else_does() {
-        assert_eq!(message_id("alice", Some("k1")), message_id("alice", Some("k1")));
-        assert_ne!(message_id("alice", Some("k1")), message_id("bob", Some("k1")));
-        assert_ne!(message_id("alice", Some("k1")), message_id("alice", Some("k2")));
+        assert_eq!(
+            message_id("alice", Some("k1")),
+            message_id("alice", Some("k1"))
+        );
+        assert_ne!(
+            message_id("alice", Some("k1")),
+            message_id("bob", Some("k1"))
+        );
+        assert_ne!(
+            message_id("alice", Some("k1")),
+            message_id("alice", Some("k2"))
+        );
         assert_ne!(message_id("alice", None), message_id("alice", None));
     }
 

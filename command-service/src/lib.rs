@@ -32,16 +32,25 @@ pub fn routes(state: CommandState) -> Router {
     Router::new()
         .route("/api/messages/send", post(messages::send_message))
         .route("/api/messages/{id}/reply", post(messages::reply_to_message))
-        .route("/api/clinician/message", post(messages::send_clinician_message))
+        .route(
+            "/api/clinician/message",
+            post(messages::send_clinician_message),
+        )
         .route("/api/messages/{id}/read", patch(receipts::mark_read))
         .route(
             "/api/messages/conversation/{user}/read",
             post(receipts::mark_conversation_read),
         )
         .route("/api/messages/{id}", delete(receipts::delete_message))
-        .route("/api/admin/messages/{id}/restore", post(receipts::restore_message))
+        .route(
+            "/api/admin/messages/{id}/restore",
+            post(receipts::restore_message),
+        )
         .route("/api/admin/users", post(admin::create_user))
-        .route("/api/admin/patient-approvals", put(admin::set_patient_approval))
+        .route(
+            "/api/admin/patient-approvals",
+            put(admin::set_patient_approval),
+        )
         .merge(http_edge::session_command_routes())
         .with_state(state)
 }
@@ -50,5 +59,5 @@ pub fn routes(state: CommandState) -> Router {
 /// binary and for tests.
 pub fn app(state: CommandState) -> Router {
     let body_limit = state.edge.settings.body_limit_bytes;
-    http_edge::common_layers(routes(state), body_limit)
+    http_edge::common_layers(http_edge::api_fallbacks(routes(state)), body_limit)
 }

@@ -122,9 +122,18 @@ mod tests {
             HeaderValue::from_static("6.6.6.6, 203.0.113.9, 10.0.0.2"),
         );
         let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
-        assert_eq!(client_ip(ip("192.0.2.7"), &headers, &trusted), ip("192.0.2.7"));
-        assert_eq!(client_ip(ip("10.0.0.1"), &headers, &trusted), ip("203.0.113.9"));
-        assert_eq!(client_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted), ip("10.0.0.1"));
+        assert_eq!(
+            client_ip(ip("192.0.2.7"), &headers, &trusted),
+            ip("192.0.2.7")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]

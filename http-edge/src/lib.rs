@@ -13,20 +13,22 @@ mod json;
 pub mod rate_limit;
 pub mod routes;
 pub mod sessions;
-mod shutdown;
 mod settings;
+mod shutdown;
 pub mod telemetry;
 
 pub use auth::{Caller, MessageQuota};
 pub use client::{request_id_layer, ClientInfo, RequestId};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use json::ApiJson;
-pub use shutdown::shutdown_signal;
 pub use routes::{
-    common_layers, session_command_routes, session_query_routes, CsrfTokenBody, LoginBody,
-    LoginResponse, MeResponse,
+    api_fallbacks, common_layers, session_command_routes, session_query_routes, CsrfTokenBody,
+    LoginBody, LoginResponse, MeResponse,
 };
-pub use settings::{parse as parse_setting, DatabaseUrl, EdgeSettings, RateSettings, SettingsError};
+pub use settings::{
+    parse as parse_setting, DatabaseUrl, EdgeSettings, RateSettings, SettingsError,
+};
+pub use shutdown::shutdown_signal;
 
 use std::sync::Arc;
 

@@ -104,8 +104,15 @@ mod tests {
         }
         let wait = buckets.take(&"u", start).expect_err("burst exhausted");
         assert_eq!(retry_after_secs(wait), 1);
-        assert!(buckets.take(&"other", start).is_ok(), "keys are independent");
-        assert!(buckets.take(&"u", start + Duration::from_millis(500)).is_ok());
-        assert!(buckets.take(&"u", start + Duration::from_millis(500)).is_err());
+        assert!(
+            buckets.take(&"other", start).is_ok(),
+            "keys are independent"
+        );
+        assert!(buckets
+            .take(&"u", start + Duration::from_millis(500))
+            .is_ok());
+        assert!(buckets
+            .take(&"u", start + Duration::from_millis(500))
+            .is_err());
     }
 }

@@ -144,7 +144,8 @@ where
         .route("/api/csrf-token", get(csrf_token))
 }
 
-async fn not_found() -> ApiError {
+/// Answers `404 not_found` in the envelope (for unknown API paths).
+pub async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint".into())
 }
 
@@ -157,27 +158,36 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::Internal("handler panicked".into()).into_response()
 }
 
-/// The layers every public router gets, once: JSON 404/405, the body limit (413), panics as
+/// Unknown paths and wrong methods answer in the envelope (404, 405). The gateway, which also
+/// serves the SPA, sets its own fallback instead.
+pub fn api_fallbacks(router: Router) -> Router {
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// The layers every public router gets, once: JSON 405, the body limit (413), panics as
 /// opaque 500s, request ids, and a trace span per request named by its matched route.
 pub fn common_layers(router: Router, body_limit_bytes: usize) -> Router {
     router
-        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(request_id_layer))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let route = request
-                .extensions()
-                .get::<MatchedPath>()
-                .map(MatchedPath::as_str)
-                .unwrap_or("unmatched");
-            tracing::info_span!(
-                "request",
-                method = %request.method(),
-                route,
-                request_id = tracing::field::Empty,
-                user = tracing::field::Empty,
-            )
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("unmatched");
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    route,
+                    request_id = tracing::field::Empty,
+                    user = tracing::field::Empty,
+                )
+            }),
+        )
 }

@@ -80,15 +80,17 @@ impl SessionStore {
         .bind(token_hash(token))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|(username, role, display_name, csrf_token, expires_at)| {
-            Some(Session {
-                username,
-                role: role.parse().ok()?,
-                display_name,
-                csrf_token,
-                expires_at,
-            })
-        }))
+        Ok(
+            row.and_then(|(username, role, display_name, csrf_token, expires_at)| {
+                Some(Session {
+                    username,
+                    role: role.parse().ok()?,
+                    display_name,
+                    csrf_token,
+                    expires_at,
+                })
+            }),
+        )
     }
 
     /// Revokes the session of a cookie token (a no-op when it is already gone).

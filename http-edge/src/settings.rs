@@ -165,8 +165,15 @@ mod tests {
         assert_eq!(settings.trusted_proxies.len(), 2);
         assert!(settings.cookie_secure);
 
-        let bad = EdgeSettings::from_lookup(|k| (k == "RATE_LIMIT_IP_PER_SECOND").then(|| "-1".into()));
-        assert!(matches!(bad, Err(SettingsError { name: "RATE_LIMIT_IP_PER_SECOND", .. })));
+        let bad =
+            EdgeSettings::from_lookup(|k| (k == "RATE_LIMIT_IP_PER_SECOND").then(|| "-1".into()));
+        assert!(matches!(
+            bad,
+            Err(SettingsError {
+                name: "RATE_LIMIT_IP_PER_SECOND",
+                ..
+            })
+        ));
     }
 }
 

@@ -125,6 +125,7 @@ export const api = {
   search: (q, cursor) => request('GET', '/api/messages/search', { query: { q, cursor } }),
   unreadCount: () => request('GET', '/api/messages/unread-count'),
   patients: () => request('GET', '/api/clinician/patients'),
+  auditLog: (cursor) => request('GET', '/api/audit/log', { query: { cursor } }),
   deletedMessages: (cursor) => request('GET', '/api/admin/messages/deleted', { query: { cursor } }),
 
   // Commands

@@ -21,7 +21,7 @@ const TABS = [
   { name: 'search', label: 'Search', roles: MESSAGING_ROLES, create: searchView },
   { name: 'patients', label: 'My patients', roles: ['clinician'], create: clinicianView },
   { name: 'deleted', label: 'Deleted messages', roles: ['admin'], create: adminView },
-  { name: 'audit', label: 'Audit', roles: ['auditor'], create: auditorView },
+  { name: 'audit', label: 'Audit log', roles: ['auditor', 'admin'], create: auditorView },
 ];
 const DEFAULT_TAB = { patient: 'inbox', clinician: 'inbox', admin: 'deleted', auditor: 'audit' };
 
@@ -48,11 +48,22 @@ const ctx = {
   setUnread,
 };
 
-const thread = createThreadDialog(ctx, {
-  onClose: () => {
-    if (state.current && state.current.view.refresh) state.current.view.refresh();
-  },
-});
+const thread = createThreadDialog(ctx, { onClose: afterThreadClosed });
+
+/** Reloads the view under the dialog (reads, replies, deletes) and keeps keyboard focus in place. */
+async function afterThreadClosed(opener) {
+  const current = state.current;
+  if (!current) return;
+  if (current.view.refresh) await current.view.refresh();
+  if (state.current !== current || thread.isOpen()) return;
+  if (opener && opener.isConnected) return;
+  // The opener was re-rendered: focus its replacement (same test id and data), else the heading.
+  const d = (opener && opener.dataset) || {};
+  const match = [...current.view.el.querySelectorAll(`[data-testid="${d.testid || ''}"]`)]
+    .find((el) => el.dataset.with === d.with && el.dataset.messageId === d.messageId);
+  const focusLost = !document.activeElement || document.activeElement === document.body;
+  if (focusLost) (match || current.view.el.querySelector('.view-title'))?.focus();
+}
 
 // ---- Session ---------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
-
 pub const PASSWORD: &str = "healing-demo";
 
 /// The demo users of `deploy/run.sh`, with dr_carol approved for alice.
@@ -39,9 +38,14 @@ pub async fn seed(pool: &PgPool) {
         .await
         .expect("seed user");
     }
-    accounts::set_approval(pool, "dr_carol", "alice", accounts::ApprovalStatus::Approved)
-        .await
-        .expect("seed approval");
+    accounts::set_approval(
+        pool,
+        "dr_carol",
+        "alice",
+        accounts::ApprovalStatus::Approved,
+    )
+    .await
+    .expect("seed approval");
 }
 
 pub struct TestApp {
@@ -112,9 +116,8 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            })
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         Answer {
             status,
@@ -159,7 +162,12 @@ impl TestApp {
                 Some(serde_json::json!({"username": username, "password": password})),
             )
             .await;
-        assert_eq!(answer.status, StatusCode::OK, "login {username}: {:?}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "login {username}: {:?}",
+            answer.body
+        );
         let cookie = answer
             .header("set-cookie")
             .and_then(|c| c.split(';').next())

@@ -23,10 +23,9 @@ fn keyed_send(session: &Session, key: &str) -> Request<Body> {
 async fn sixteen_racing_retries_create_one_message_and_answer_the_same_body(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.login("alice").await;
-    let answers: Vec<Answer> = futures::future::join_all(
-        (0..16).map(|_| app.raw(keyed_send(&alice, "retry-key-1"))),
-    )
-    .await;
+    let answers: Vec<Answer> =
+        futures::future::join_all((0..16).map(|_| app.raw(keyed_send(&alice, "retry-key-1"))))
+            .await;
     let first = &answers[0];
     for answer in &answers {
         assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);

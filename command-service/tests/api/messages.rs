@@ -28,7 +28,11 @@ async fn every_row_of_the_policy_table_over_http(pool: PgPool) {
     for (sender, recipient, expected) in table {
         let session = app.login(sender).await;
         let answer = app.send(&session, recipient, "hello").await;
-        assert_eq!(answer.status, expected, "{sender} -> {recipient}: {:?}", answer.body);
+        assert_eq!(
+            answer.status, expected,
+            "{sender} -> {recipient}: {:?}",
+            answer.body
+        );
         if expected == StatusCode::FORBIDDEN {
             assert_eq!(answer.code(), "forbidden");
         }
@@ -45,7 +49,10 @@ async fn a_send_answers_201_with_id_time_and_consistency_token(pool: PgPool) {
     let id = answer.body["message_id"].as_str().expect("id");
     assert!(uuid::Uuid::parse_str(id).is_ok());
     let sent_at = answer.body["sent_at"].as_str().expect("sent_at");
-    assert!(chrono::DateTime::parse_from_rfc3339(sent_at).is_ok(), "{sent_at}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(sent_at).is_ok(),
+        "{sent_at}"
+    );
     let token = answer.header("x-consistency-token").expect("token");
     let position: events::LogPosition = token.parse().expect("a valid token");
     assert!(position.global_position > 0);
@@ -62,7 +69,9 @@ async fn events_carry_actor_request_id_client_ip_and_user_agent(pool: PgPool) {
         .header("content-type", "application/json")
         .header("x-request-id", "req-abc-123")
         .header("user-agent", "test-agent/1.0")
-        .body(Body::from(json!({"recipient": "bob", "content": "hi"}).to_string()))
+        .body(Body::from(
+            json!({"recipient": "bob", "content": "hi"}).to_string(),
+        ))
         .expect("request");
     let answer = app.raw(request).await;
     assert_eq!(answer.status, StatusCode::CREATED);
@@ -80,12 +89,19 @@ async fn events_carry_actor_request_id_client_ip_and_user_agent(pool: PgPool) {
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
 async fn a_request_without_id_gets_a_generated_one(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let answer = app.call(Method::POST, "/api/messages/send", None, None).await;
+    let answer = app
+        .call(Method::POST, "/api/messages/send", None, None)
+        .await;
     let id = answer.header("x-request-id").expect("request id");
     assert!(uuid::Uuid::parse_str(id).is_ok());
 }
 
-async fn reply(app: &TestApp, session: &crate::helpers::Session, parent: &str, body: Value) -> crate::helpers::Answer {
+async fn reply(
+    app: &TestApp,
+    session: &crate::helpers::Session,
+    parent: &str,
+    body: Value,
+) -> crate::helpers::Answer {
     app.call(
         Method::POST,
         &format!("/api/messages/{parent}/reply"),
@@ -131,14 +147,29 @@ async fn reply_rules_over_http(pool: PgPool) {
     let carol = app.login("dr_carol").await;
     let from_carol = app.sent_id(&carol, "alice").await;
     // A patient may answer her clinician.
-    let answer = reply(&app, &alice, &from_carol, json!({"content": "Better, thanks"})).await;
+    let answer = reply(
+        &app,
+        &alice,
+        &from_carol,
+        json!({"content": "Better, thanks"}),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::CREATED);
     // A stranger may not.
     let answer = reply(&app, &bob, &from_carol, json!({"content": "me too"})).await;
-    assert_eq!((answer.status, answer.code()), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(
+        (answer.status, answer.code()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
     // An unknown parent is 404; a malformed body is 400 first.
     let ghost = uuid::Uuid::new_v4();
-    let answer = reply(&app, &alice, &ghost.to_string(), json!({"content": "hello?"})).await;
+    let answer = reply(
+        &app,
+        &alice,
+        &ghost.to_string(),
+        json!({"content": "hello?"}),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     let answer = reply(&app, &alice, &ghost.to_string(), json!({"content": ""})).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
@@ -153,23 +184,39 @@ async fn the_clinician_channel_reaches_assigned_patients_only(pool: PgPool) {
     let alice = app.login("alice").await;
     let body = json!({"recipient_username": "alice", "message": "How are you feeling?"});
     let answer = app
-        .call(Method::POST, "/api/clinician/message", Some(&carol), Some(body.clone()))
+        .call(
+            Method::POST,
+            "/api/clinician/message",
+            Some(&carol),
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
     assert!(answer.body["message_id"].is_string() && answer.body["sent_at"].is_string());
     let answer = app
-        .call(Method::POST, "/api/clinician/message", Some(&dave), Some(body.clone()))
+        .call(
+            Method::POST,
+            "/api/clinician/message",
+            Some(&dave),
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     let to_bob = json!({"recipient_username": "bob", "message": "hi"});
     let answer = app
-        .call(Method::POST, "/api/clinician/message", Some(&alice), Some(to_bob))
+        .call(
+            Method::POST,
+            "/api/clinician/message",
+            Some(&alice),
+            Some(to_bob),
+        )
         .await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "clinicians only");
-    let channel: String = sqlx::query_scalar("SELECT payload -> 'MessageSent' ->> 'channel' FROM events")
-        .fetch_one(&app.pool)
-        .await
-        .expect("channel");
+    let channel: String =
+        sqlx::query_scalar("SELECT payload -> 'MessageSent' ->> 'channel' FROM events")
+            .fetch_one(&app.pool)
+            .await
+            .expect("channel");
     assert_eq!(channel, "clinician");
 }
 
@@ -177,11 +224,22 @@ async fn the_clinician_channel_reaches_assigned_patients_only(pool: PgPool) {
 async fn a_revoked_approval_stops_the_clinician(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let carol = app.login("dr_carol").await;
-    assert_eq!(app.send(&carol, "alice", "hi").await.status, StatusCode::CREATED);
-    accounts::set_approval(&app.pool, "dr_carol", "alice", accounts::ApprovalStatus::Revoked)
-        .await
-        .expect("revoke");
-    assert_eq!(app.send(&carol, "alice", "hi").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.send(&carol, "alice", "hi").await.status,
+        StatusCode::CREATED
+    );
+    accounts::set_approval(
+        &app.pool,
+        "dr_carol",
+        "alice",
+        accounts::ApprovalStatus::Revoked,
+    )
+    .await
+    .expect("revoke");
+    assert_eq!(
+        app.send(&carol, "alice", "hi").await.status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]

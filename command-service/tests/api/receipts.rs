@@ -19,7 +19,10 @@ async fn marking_read_twice_keeps_the_first_read_at_and_records_nothing_new(pool
     let again = app.call(Method::PATCH, &path, Some(&bob), None).await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body["read_at"], first.body["read_at"]);
-    assert_eq!(app.event_types(&id).await, vec!["MessageSent", "MessageRead"]);
+    assert_eq!(
+        app.event_types(&id).await,
+        vec!["MessageSent", "MessageRead"]
+    );
     // Only the recipient may mark it.
     let by_sender = app.call(Method::PATCH, &path, Some(&alice), None).await;
     assert_eq!(by_sender.status, StatusCode::FORBIDDEN);
@@ -43,7 +46,12 @@ async fn marking_a_conversation_read_marks_every_unread_message_from_that_user(p
     app.sent_id(&alice, "bob").await; // the other direction stays unread
     app.sent_id(&carol, "alice").await; // another counterpart stays unread
     let read_one = format!("/api/messages/{first}/read");
-    assert_eq!(app.call(Method::PATCH, &read_one, Some(&alice), None).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call(Method::PATCH, &read_one, Some(&alice), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
 
     let path = "/api/messages/conversation/bob/read";
     let answer = app.call(Method::POST, path, Some(&alice), None).await;
@@ -52,13 +60,19 @@ async fn marking_a_conversation_read_marks_every_unread_message_from_that_user(p
     assert!(answer.header("x-consistency-token").is_some());
     let again = app.call(Method::POST, path, Some(&alice), None).await;
     assert_eq!(again.body["marked"], 0);
-    let reads: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'MessageRead'")
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
+    let reads: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'MessageRead'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
     assert_eq!(reads, 3);
     let unknown = app
-        .call(Method::POST, "/api/messages/conversation/ghost/read", Some(&alice), None)
+        .call(
+            Method::POST,
+            "/api/messages/conversation/ghost/read",
+            Some(&alice),
+            None,
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
@@ -78,15 +92,28 @@ async fn deleting_is_per_side_idempotent_and_hides_when_both_sides_deleted(pool:
         assert_eq!(answer.status, StatusCode::NO_CONTENT);
         assert!(answer.header("x-consistency-token").is_some());
     }
-    assert_eq!(app.event_types(&id).await, vec!["MessageSent", "MessageDeletedBySender"]);
+    assert_eq!(
+        app.event_types(&id).await,
+        vec!["MessageSent", "MessageDeletedBySender"]
+    );
     let answer = app.call(Method::DELETE, &path, Some(&bob), None).await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
     assert_eq!(
         app.event_types(&id).await,
-        vec!["MessageSent", "MessageDeletedBySender", "MessageDeletedByRecipient", "MessageHidden"]
+        vec![
+            "MessageSent",
+            "MessageDeletedBySender",
+            "MessageDeletedByRecipient",
+            "MessageHidden"
+        ]
     );
     let unknown = format!("/api/messages/{}", uuid::Uuid::new_v4());
-    assert_eq!(app.call(Method::DELETE, &unknown, Some(&bob), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.call(Method::DELETE, &unknown, Some(&bob), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
@@ -101,12 +128,20 @@ async fn an_admin_restores_a_hidden_message(pool: PgPool) {
     app.call(Method::DELETE, &path, Some(&bob), None).await;
     let restore = format!("/api/admin/messages/{id}/restore");
     let auditor = app.login("auditor").await;
-    assert_eq!(app.call(Method::POST, &restore, Some(&auditor), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.call(Method::POST, &restore, Some(&auditor), None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     let answer = app.call(Method::POST, &restore, Some(&admin), None).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
     assert_eq!(answer.body["message_id"], id.as_str());
     assert!(answer.body["restored_at"].is_string());
     let again = app.call(Method::POST, &restore, Some(&admin), None).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
-    assert_eq!(app.event_types(&id).await.last().map(String::as_str), Some("MessageRestored"));
+    assert_eq!(
+        app.event_types(&id).await.last().map(String::as_str),
+        Some("MessageRestored")
+    );
 }

@@ -21,7 +21,9 @@ async fn login_sets_an_http_only_session_cookie_and_returns_the_csrf_token(pool:
     assert_eq!(answer.body["username"], "dr_carol");
     assert_eq!(answer.body["role"], "clinician");
     assert_eq!(answer.body["display_name"], "dr_carol");
-    assert!(answer.body["csrf_token"].as_str().is_some_and(|t| t.len() >= 22));
+    assert!(answer.body["csrf_token"]
+        .as_str()
+        .is_some_and(|t| t.len() >= 22));
     let cookie = answer.header("set-cookie").expect("cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
@@ -66,9 +68,13 @@ async fn session_tokens_are_stored_hashed(pool: PgPool) {
 async fn logout_revokes_the_session_server_side(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.login("alice").await;
-    let answer = app.call(Method::POST, "/api/auth/logout", Some(&alice), None).await;
+    let answer = app
+        .call(Method::POST, "/api/auth/logout", Some(&alice), None)
+        .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
-    assert!(answer.header("set-cookie").is_some_and(|c| c.contains("Max-Age=0")));
+    assert!(answer
+        .header("set-cookie")
+        .is_some_and(|c| c.contains("Max-Age=0")));
     let after = app.send(&alice, "bob", "still there?").await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
     assert_eq!(after.code(), "unauthenticated");

@@ -53,8 +53,7 @@ export function createThreadDialog(ctx, { onClose } = {}) {
     st = fresh(null, null);
     dialog.removeAttribute('data-with');
     if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
-    else document.querySelector('.view-title')?.focus();
-    if (onClose) onClose();
+    if (onClose) onClose(opener);
   });
 
   /** Opens the conversation with `username`. `label` is a friendlier name for the title. */
@@ -126,7 +125,7 @@ export function createThreadDialog(ctx, { onClose } = {}) {
       dataset: { messageId: m.message_id, sender: m.sender }, tabindex: '-1',
     },
     h('div', { class: 'msg-meta' },
-      h('span', { class: 'msg-author' }, mine ? 'You' : m.sender), ' · ', timeEl(m.sent_at)),
+      h('span', { class: 'msg-author' }, mine ? 'You' : st.label || m.sender), ' · ', timeEl(m.sent_at)),
     m.subject ? h('p', { class: 'msg-subject' }, m.subject) : null,
     h('p', { class: 'msg-content', testid: 'thread-message-content' }, m.content),
     h('div', { class: 'msg-foot' }, mine ? readStatus(m, 'thread-status') : h('span'), actions));

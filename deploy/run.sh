@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the whole messaging system locally at http://127.0.0.1:${PORT:-8080}.
+#
+# Uses DATABASE_URL when set; otherwise starts a private PostgreSQL (data in .pgdata/ under the
+# checkout, port ${HS_PG_PORT:-55432}). Applies migrations, creates the demo users where missing
+# (password `healing-demo`, local use only), builds in release mode and runs the gateway in the
+# foreground. Ctrl-C stops everything this script started.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+# shellcheck source=deploy/lib/postgres.sh
+source deploy/lib/postgres.sh
+
+HS_PG_STOP=""
+cleanup() {
+  if [ -n "${gateway_pid:-}" ]; then kill -TERM "$gateway_pid" 2>/dev/null || true; wait "$gateway_pid" 2>/dev/null || true; fi
+  if [ -n "$HS_PG_STOP" ]; then echo "stopping the private PostgreSQL"; eval "$HS_PG_STOP" >/dev/null || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  hs_private_postgres "$root/.pgdata" "${HS_PG_PORT:-55432}" healing_space
+  echo "private PostgreSQL at ${DATABASE_URL}"
+fi
+
+cargo build --release --locked --bin gateway --bin hs-admin
+target/release/hs-admin migrate
+target/release/hs-admin seed-demo
+
+export PORT=${PORT:-8080}
+export WEB_DIR=${WEB_DIR:-$root/web}
+echo "Healing Space messaging: http://127.0.0.1:${PORT} (log in as alice / healing-demo)"
+target/release/gateway &
+gateway_pid=$!
+wait "$gateway_pid"

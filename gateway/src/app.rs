@@ -1,0 +1,113 @@
+//! Assembling and running the gateway.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{any, get};
+use axum::Router;
+use command_service::{CommandState, CommitSignal};
+use http_edge::Edge;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::ops;
+use crate::security::with_security_headers;
+use crate::settings::GatewaySettings;
+
+/// Everything the gateway serves: the APIs, the operations endpoints and the SPA.
+pub fn router(commands: CommandState, pool: PgPool, web_dir: &Path) -> Router {
+    let body_limit = commands.edge.settings.body_limit_bytes;
+    let ops = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/api/openapi.json", get(ops::openapi_json))
+        .with_state(pool);
+    let spa = ServeDir::new(web_dir).not_found_service(ServeFile::new(web_dir.join("index.html")));
+    let app = command_service::routes(commands)
+        .merge(ops)
+        .route("/api/{*rest}", any(http_edge::routes::not_found))
+        // The browser tests live beside the SPA; they are not part of it.
+        .route("/e2e/{*rest}", any(http_edge::routes::not_found))
+        .fallback_service(spa);
+    with_security_headers(http_edge::common_layers(app, body_limit))
+}
+
+/// A bound gateway, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    grace: Duration,
+    /// Woken after every commit; the in-process projector waits on it.
+    pub commits: Arc<Notify>,
+    pub pool: PgPool,
+}
+
+impl Application {
+    /// Connects, applies migrations and binds the listener.
+    pub async fn build(settings: GatewaySettings) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.pool_max)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(settings.database_url.expose())
+            .await?;
+        migrations::MIGRATOR.run(&pool).await?;
+        let commits = Arc::new(Notify::new());
+        let commands = CommandState::new(
+            pool.clone(),
+            Edge::new(pool.clone(), settings.edge.clone()),
+            CommitSignal::in_process(commits.clone()),
+        );
+        let router = router(commands, pool.clone(), &settings.web_dir);
+        let listener = TcpListener::bind(settings.addr).await?;
+        Ok(Self {
+            listener,
+            router,
+            grace: settings.shutdown_grace,
+            commits,
+            pool,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish (bounded by the
+    /// grace period).
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.router.layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(60),
+        ));
+        let grace = self.grace;
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        tokio::select! {
+            result = serve => result,
+            () = async move {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("grace period over, dropping remaining connections");
+                Ok(())
+            }
+        }
+    }
+}

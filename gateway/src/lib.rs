@@ -1,0 +1,15 @@
+//! The gateway: the one public entry point of Healing Space messaging.
+//!
+//! In the default single-machine mode it serves the command API, the query API and the SPA from
+//! one process and runs the projector beside them, so `deploy/run.sh` has one thing to start.
+//! Operations endpoints (`/healthz`, `/readyz`, `/api/openapi.json`) and security headers are
+//! added here, once, for everything it serves.
+
+mod app;
+mod ops;
+mod security;
+mod settings;
+
+pub use app::{router, Application};
+pub use ops::{migrations_applied, readiness, Readiness};
+pub use settings::GatewaySettings;

@@ -1,0 +1,69 @@
+//! Operations endpoints: liveness, readiness and the OpenAPI document.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use sqlx::PgPool;
+
+/// What `/readyz` found.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Readiness {
+    pub database: bool,
+    pub migrations: bool,
+}
+
+impl Readiness {
+    /// Ready when every check passed.
+    pub fn ready(&self) -> bool {
+        self.database && self.migrations
+    }
+}
+
+/// Whether every embedded migration is applied successfully in the database.
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?;
+    Ok(migrations::MIGRATOR
+        .iter()
+        .all(|m| applied.binary_search(&m.version).is_ok()))
+}
+
+/// Runs the readiness checks.
+pub async fn readiness(pool: &PgPool) -> Readiness {
+    let database = sqlx::query("SELECT 1").execute(pool).await.is_ok();
+    let migrations = database && migrations_applied(pool).await.unwrap_or(false);
+    Readiness {
+        database,
+        migrations,
+    }
+}
+
+/// `GET /healthz`: the process is alive.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: 200 when the database is reachable and migrated, else 503 with the details.
+pub async fn readyz(State(pool): State<PgPool>) -> Response {
+    let readiness = readiness(&pool).await;
+    let status = if readiness.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness)).into_response()
+}
+
+/// `GET /api/openapi.json`: both APIs as OpenAPI 3.1.
+pub async fn openapi_json() -> Response {
+    let mut doc = command_service::openapi();
+    doc.info.title = "Healing Space messaging API".into();
+    doc.info.version = env!("CARGO_PKG_VERSION").into();
+    doc.info.description =
+        Some("The contract of spec/API.md: commands, queries, sessions and administration.".into());
+    Json(doc).into_response()
+}

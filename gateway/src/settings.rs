@@ -1,0 +1,39 @@
+//! Gateway settings, from the environment (documented in README).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http_edge::{parse_setting, DatabaseUrl, EdgeSettings, SettingsError};
+
+/// Everything the gateway process needs.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    pub database_url: DatabaseUrl,
+    /// `HOST` (default 127.0.0.1) and `PORT` (default 8080); port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// `DB_POOL_MAX` (default 16).
+    pub pool_max: u32,
+    /// `WEB_DIR` (default `web`): the SPA's files.
+    pub web_dir: PathBuf,
+    /// `SHUTDOWN_GRACE_SECS` (default 20): how long in-flight requests may finish on SIGTERM.
+    pub shutdown_grace: Duration,
+    pub edge: EdgeSettings,
+}
+
+impl GatewaySettings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let host: std::net::IpAddr = parse_setting(&env, "HOST", [127, 0, 0, 1].into())?;
+        let port: u16 = parse_setting(&env, "PORT", 8080)?;
+        Ok(Self {
+            database_url: DatabaseUrl::from_env()?,
+            addr: SocketAddr::new(host, port),
+            pool_max: parse_setting(&env, "DB_POOL_MAX", 16)?,
+            web_dir: parse_setting(&env, "WEB_DIR", PathBuf::from("web"))?,
+            shutdown_grace: Duration::from_secs(parse_setting(&env, "SHUTDOWN_GRACE_SECS", 20)?),
+            edge: EdgeSettings::from_env()?,
+        })
+    }
+}

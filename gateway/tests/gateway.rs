@@ -1,0 +1,313 @@
+//! The gateway as users and operators meet it: the real router, then the real binaries, each
+//! against a fresh migrated database.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+fn web_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web")
+}
+
+fn router(pool: PgPool) -> axum::Router {
+    let commands = command_service::CommandState::new(
+        pool.clone(),
+        http_edge::Edge::new(pool.clone(), http_edge::EdgeSettings::default()),
+        command_service::CommitSignal::default(),
+    );
+    gateway::router(commands, pool, &web_dir())
+}
+
+async fn get(router: &axum::Router, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn health_and_readiness_answer_when_the_database_is_migrated(pool: PgPool) {
+    let router = router(pool);
+    let (status, _, body) = get(&router, "/healthz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    let (status, _, body) = get(&router, "/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, r#"{"database":true,"migrations":true}"#);
+}
+
+#[sqlx::test]
+async fn readiness_fails_before_migrations(pool: PgPool) {
+    let readiness = gateway::readiness(&pool).await;
+    assert!(readiness.database);
+    assert!(!readiness.migrations);
+    let (status, _, _) = get(&router(pool), "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn the_spa_is_served_with_security_headers(pool: PgPool) {
+    let router = router(pool);
+    let (status, headers, body) = get(&router, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<html"), "{body}");
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cache-control"], "no-store");
+    let (status, headers, _) = get(&router, "/js/main.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"]
+        .to_str()
+        .is_ok_and(|t| t.contains("javascript")));
+    let (status, _, _) = get(&router, "/e2e/package.json").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the browser tests are not served"
+    );
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn unknown_api_paths_are_json_404s(pool: PgPool) {
+    let (status, headers, body) = get(&router(pool), "/api/no/such/thing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(headers["content-type"]
+        .to_str()
+        .is_ok_and(|t| t.contains("json")));
+    assert!(body.contains(r#""code":"not_found""#), "{body}");
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn the_openapi_document_describes_the_commands(pool: PgPool) {
+    let (status, _, body) = get(&router(pool), "/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(doc["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1")));
+    for path in [
+        "/api/messages/send",
+        "/api/messages/{id}/reply",
+        "/api/clinician/message",
+        "/api/messages/{id}/read",
+        "/api/messages/conversation/{user}/read",
+        "/api/messages/{id}",
+        "/api/admin/messages/{id}/restore",
+        "/api/admin/users",
+        "/api/admin/patient-approvals",
+        "/api/auth/login",
+        "/api/auth/logout",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+}
+
+/// The URL of the test's own database.
+fn database_url(options: &PgConnectOptions) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let base = base.split('?').next().unwrap_or(&base);
+    let (server, _) = base.rsplit_once('/').expect("a database path");
+    format!(
+        "{server}/{}",
+        options.get_database().expect("database name")
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok()?;
+    Some(answer)
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn hs_admin(url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hs-admin"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("NEW_PASSWORD", "a-long-password")
+        .output()
+        .expect("hs-admin runs")
+}
+
+#[sqlx::test]
+async fn hs_admin_migrates_seeds_idempotently_and_manages_users(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let url = database_url(&options);
+    assert!(hs_admin(&url, &["migrate"]).status.success());
+    for _ in 0..2 {
+        let out = hs_admin(&url, &["seed-demo"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = hs_admin(
+        &url,
+        &[
+            "create-user",
+            "--username",
+            "erin",
+            "--role",
+            "patient",
+            "--password-env",
+            "NEW_PASSWORD",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = hs_admin(
+        &url,
+        &[
+            "create-user",
+            "--username",
+            "erin",
+            "--role",
+            "patient",
+            "--password-env",
+            "NEW_PASSWORD",
+        ],
+    );
+    assert!(
+        !again.status.success(),
+        "a taken name fails without --if-missing"
+    );
+    let out = hs_admin(
+        &url,
+        &[
+            "set-approval",
+            "--clinician",
+            "dr_dave",
+            "--patient",
+            "erin",
+            "--status",
+            "approved",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = hs_admin(
+        &url,
+        &[
+            "set-approval",
+            "--clinician",
+            "erin",
+            "--patient",
+            "bob",
+            "--status",
+            "approved",
+        ],
+    );
+    assert!(!bad.status.success());
+
+    let pool = PgPool::connect(&url).await.expect("connect");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(users, 7);
+    let approvals: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM patient_approvals WHERE status = 'approved'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(approvals, 2);
+    let help = hs_admin(&url, &["--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("seed-demo"));
+}
+
+#[sqlx::test]
+async fn the_gateway_binary_migrates_serves_and_stops_gracefully_on_sigterm(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let url = database_url(&options);
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .env("DATABASE_URL", &url)
+        .env("PORT", port.to_string())
+        .env("WEB_DIR", web_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gateway starts");
+    let mut gateway = Running(child);
+    let mut ready = None;
+    for _ in 0..100 {
+        if let Some(answer) = http_get(port, "/readyz").await {
+            ready = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ready = ready.expect("the gateway answered");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    let pid = gateway.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Ok(Some(status)) = gateway.0.try_wait() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        exited.is_some_and(|s| s.success()),
+        "clean exit on SIGTERM: {exited:?}"
+    );
+}

@@ -1,0 +1,276 @@
+// Development-only stand-in for the gateway: serves web/ and an in-memory version of the API
+// (shared/spec/API.md) with the same demo users, so the SPA and flows.test.mjs can be exercised
+// without the Rust backend. Not used in production and not a reference for the contract.
+//
+//   node web/e2e/mock-api.mjs            # PORT=8099 by default
+//   BASE_URL=http://127.0.0.1:8099 node --test web/e2e/flows.test.mjs
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PORT = Number(process.env.PORT || 8099);
+const PASSWORD = 'healing-demo';
+const CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+const users = new Map(Object.entries({
+  admin: { role: 'admin', display_name: 'Admin' },
+  auditor: { role: 'auditor', display_name: 'Auditor' },
+  alice: { role: 'patient', display_name: 'Alice' },
+  bob: { role: 'patient', display_name: 'Bob' },
+  dr_carol: { role: 'clinician', display_name: 'Dr Carol' },
+  dr_dave: { role: 'clinician', display_name: 'Dr Dave' },
+}));
+const approvals = new Set(['dr_carol>alice']);
+const sessions = new Map(); // sid -> {username, csrf}
+const messages = []; // {message_id, sender, recipient, subject, content, parent_message_id, sent_at, is_read, read_at, del_s, del_r, deleted_at}
+const idempotency = new Map();
+let position = 0;
+
+class HttpError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+const fail = (status, code, message) => { throw new HttpError(status, code, message); };
+
+const now = () => new Date().toISOString();
+const visible = (m, me) => !m.deleted_at && (m.sender === me ? !m.del_s : m.recipient === me ? !m.del_r : false);
+const escapeHtml = (s) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+const publicMessage = ({ del_s, del_r, deleted_at, ...m }) => m;
+
+function page(items, query) {
+  const limit = Math.min(Math.max(Number(query.get('limit') || 20), 1), 100);
+  const start = Number(query.get('cursor') || 0);
+  const slice = items.slice(start, start + limit);
+  return { slice, next_cursor: start + limit < items.length ? String(start + limit) : null };
+}
+
+function validText(value, field, max) {
+  if (typeof value !== 'string' || !value.trim()) fail(400, 'invalid_input', `${field} must not be empty.`);
+  if (value.length > max) fail(400, 'invalid_input', `${field} is longer than ${max} characters.`);
+}
+
+function mayMessage(sender, recipient, isReplyToRecipient) {
+  const s = users.get(sender).role;
+  const r = users.get(recipient).role;
+  if (sender === recipient) fail(400, 'invalid_input', 'You cannot send a message to yourself.');
+  if (!['patient', 'clinician'].includes(s) || !['patient', 'clinician'].includes(r)) fail(403, 'forbidden', 'You may not message this user.');
+  if (s === 'patient' && r === 'clinician' && !isReplyToRecipient) fail(403, 'forbidden', 'Patients can only reply to a clinician.');
+  if (s === 'clinician' && r === 'patient' && !approvals.has(`${sender}>${recipient}`)) fail(403, 'forbidden', 'This patient is not assigned to you.');
+}
+
+function createMessage(sender, { recipient, subject, content, parent }) {
+  const m = {
+    message_id: randomUUID(), sender, recipient, subject: subject || null, content,
+    parent_message_id: parent || null, sent_at: now(), is_read: false, read_at: null,
+    del_s: false, del_r: false, deleted_at: null,
+  };
+  messages.push(m);
+  position += 1;
+  return m;
+}
+
+async function handleApi(req, res, url, body) {
+  const method = req.method;
+  const p = url.pathname;
+  const q = url.searchParams;
+  const send = (status, data, headers = {}) => {
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers });
+    res.end(data === undefined ? '' : JSON.stringify(data));
+  };
+  const command = (status, data) => send(status, data, { 'X-Consistency-Token': `p${position}` });
+
+  if (method === 'POST' && p === '/api/auth/login') {
+    const user = users.get(body?.username);
+    if (!user || body?.password !== PASSWORD) fail(401, 'unauthenticated', 'Wrong username or password.');
+    const sid = randomBytes(16).toString('hex');
+    const csrf = randomBytes(16).toString('hex');
+    sessions.set(sid, { username: body.username, csrf });
+    return send(200, { username: body.username, role: user.role, display_name: user.display_name, csrf_token: csrf },
+      { 'Set-Cookie': `hs_session=${sid}; Path=/; HttpOnly; SameSite=Lax` });
+  }
+
+  const sid = /(?:^|;\s*)hs_session=([a-f0-9]+)/.exec(req.headers.cookie || '')?.[1];
+  const session = sid && sessions.get(sid);
+  if (!session) fail(401, 'unauthenticated', 'Please sign in.');
+  const me = session.username;
+  const role = users.get(me).role;
+  if (['POST', 'PATCH', 'PUT', 'DELETE'].includes(method) && req.headers['x-csrf-token'] !== session.csrf) {
+    fail(403, 'csrf_failed', 'Security check failed. Please reload the page and try again.');
+  }
+  if (body === INVALID) fail(400, 'invalid_input', 'The request body is not valid JSON.');
+
+  let m;
+  if (method === 'POST' && p === '/api/auth/logout') { sessions.delete(sid); return send(204); }
+  if (method === 'GET' && p === '/api/auth/me') return send(200, { username: me, role, display_name: users.get(me).display_name });
+  if (method === 'GET' && p === '/api/csrf-token') return send(200, { csrf_token: session.csrf });
+
+  if (method === 'POST' && p === '/api/messages/send') {
+    const key = req.headers['idempotency-key'];
+    if (key && idempotency.has(`${me}:${key}`)) return command(201, idempotency.get(`${me}:${key}`));
+    if (typeof body?.recipient !== 'string' || !body.recipient) fail(400, 'invalid_input', 'recipient is required.');
+    if (body.subject != null && (typeof body.subject !== 'string' || body.subject.length > 255)) fail(400, 'invalid_input', 'subject is longer than 255 characters.');
+    validText(body.content, 'content', 10000);
+    if (!users.has(body.recipient)) fail(404, 'not_found', `No user named "${body.recipient}".`);
+    mayMessage(me, body.recipient, false);
+    m = createMessage(me, { recipient: body.recipient, subject: body.subject, content: body.content });
+    const out = { message_id: m.message_id, sent_at: m.sent_at };
+    if (key) idempotency.set(`${me}:${key}`, out);
+    return command(201, out);
+  }
+  if (method === 'POST' && p === '/api/clinician/message') {
+    if (role !== 'clinician') fail(403, 'forbidden', 'Only clinicians may use this.');
+    validText(body?.message, 'message', 10000);
+    if (!users.has(body.recipient_username)) fail(404, 'not_found', 'No such patient.');
+    mayMessage(me, body.recipient_username, false);
+    m = createMessage(me, { recipient: body.recipient_username, subject: body.subject, content: body.message });
+    return command(201, { message_id: m.message_id, sent_at: m.sent_at });
+  }
+  let match;
+  if (method === 'POST' && (match = /^\/api\/messages\/([^/]+)\/reply$/.exec(p))) {
+    validText(body?.content, 'content', 10000);
+    const parent = messages.find((x) => x.message_id === match[1]);
+    if (!parent || parent.deleted_at) fail(404, 'not_found', 'Message not found.');
+    if (parent.sender !== me && parent.recipient !== me) fail(403, 'forbidden', 'You are not part of this conversation.');
+    const to = parent.sender === me ? parent.recipient : parent.sender;
+    mayMessage(me, to, parent.sender === to);
+    const subject = parent.subject ? (parent.subject.startsWith('Re: ') ? parent.subject : `Re: ${parent.subject}`) : null;
+    m = createMessage(me, { recipient: to, subject: body.subject || subject, content: body.content, parent: parent.message_id });
+    return command(201, { message_id: m.message_id, parent_message_id: parent.message_id, recipient: to, sent_at: m.sent_at });
+  }
+  if (method === 'POST' && (match = /^\/api\/messages\/conversation\/([^/]+)\/read$/.exec(p))) {
+    const other = decodeURIComponent(match[1]);
+    let marked = 0;
+    for (const x of messages) {
+      if (x.sender === other && x.recipient === me && !x.is_read && visible(x, me)) {
+        x.is_read = true; x.read_at = now(); marked += 1;
+      }
+    }
+    position += 1;
+    return command(200, { marked });
+  }
+  if (method === 'DELETE' && (match = /^\/api\/messages\/([^/]+)$/.exec(p))) {
+    m = messages.find((x) => x.message_id === match[1]);
+    if (!m) fail(404, 'not_found', 'Message not found.');
+    if (m.sender !== me && m.recipient !== me) fail(403, 'forbidden', 'You are not part of this conversation.');
+    if (m.sender === me) m.del_s = true;
+    if (m.recipient === me) m.del_r = true;
+    if (m.del_s && m.del_r && !m.deleted_at) m.deleted_at = now();
+    position += 1;
+    res.setHeader('X-Consistency-Token', `p${position}`);
+    return send(204);
+  }
+  if (method === 'POST' && (match = /^\/api\/admin\/messages\/([^/]+)\/restore$/.exec(p))) {
+    if (role !== 'admin') fail(403, 'forbidden', 'Administrators only.');
+    m = messages.find((x) => x.message_id === match[1]);
+    if (!m) fail(404, 'not_found', 'Message not found.');
+    if (!m.del_s && !m.del_r) fail(409, 'conflict', 'This message is not deleted.');
+    Object.assign(m, { del_s: false, del_r: false, deleted_at: null });
+    position += 1;
+    return command(200, { message_id: m.message_id, restored_at: now() });
+  }
+
+  if (method !== 'GET') fail(404, 'not_found', 'Not found.');
+  const mine = messages.filter((x) => visible(x, me));
+  const newest = (a, b) => (a.sent_at < b.sent_at ? 1 : -1);
+  const unreadFrom = (other) => mine.filter((x) => x.recipient === me && x.sender === other && !x.is_read).length;
+
+  if (p === '/api/messages/unread-count') return send(200, { unread: mine.filter((x) => x.recipient === me && !x.is_read).length });
+  if (p === '/api/messages/inbox') {
+    const byOther = new Map();
+    for (const x of [...mine].sort(newest)) {
+      const other = x.sender === me ? x.recipient : x.sender;
+      if (!byOther.has(other)) byOther.set(other, x);
+    }
+    const conversations = [...byOther].map(([other, x]) => ({
+      with: other, with_role: users.get(other).role, display_name: users.get(other).display_name,
+      last_message: { message_id: x.message_id, sender: x.sender, subject: x.subject, preview: x.content.slice(0, 120), sent_at: x.sent_at },
+      unread_count: unreadFrom(other), last_activity_at: x.sent_at,
+    }));
+    const { slice, next_cursor } = page(conversations, q);
+    return send(200, { conversations: slice, total_unread: mine.filter((x) => x.recipient === me && !x.is_read).length, next_cursor });
+  }
+  if (p === '/api/messages/sent') {
+    const { slice, next_cursor } = page(mine.filter((x) => x.sender === me).sort(newest), q);
+    return send(200, { messages: slice.map(publicMessage), next_cursor });
+  }
+  if ((match = /^\/api\/messages\/conversation\/([^/]+)$/.exec(p))) {
+    const other = decodeURIComponent(match[1]);
+    if (!users.has(other)) fail(404, 'not_found', 'No such user.');
+    const thread = mine.filter((x) => x.sender === other || x.recipient === other).sort(newest);
+    const { slice, next_cursor } = page(thread, q);
+    return send(200, { with: other, messages: slice.reverse().map(publicMessage), next_cursor });
+  }
+  if (p === '/api/messages/search') {
+    const query = q.get('q') || '';
+    if (!query.trim() || query.length > 200) fail(400, 'invalid_input', 'q must be 1 to 200 characters.');
+    const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+    const hit = (text, w) => new RegExp(`\\b${w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'i').test(text || '');
+    const found = mine.filter((x) => words.every((w) => hit(x.subject, w) || hit(x.content, w))).sort(newest);
+    const results = found.map((x) => {
+      let snippet = escapeHtml(x.content.slice(0, 200));
+      for (const w of words) {
+        snippet = snippet.replace(new RegExp(`\\b(${escapeHtml(w).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\w*)`, 'gi'), '<mark>$1</mark>');
+      }
+      return { message_id: x.message_id, sender: x.sender, recipient: x.recipient, subject: x.subject, snippet, sent_at: x.sent_at };
+    });
+    const { slice, next_cursor } = page(results, q);
+    return send(200, { results: slice, next_cursor });
+  }
+  if (p === '/api/clinician/patients') {
+    if (role !== 'clinician') fail(403, 'forbidden', 'Clinicians only.');
+    const patients = [...approvals].filter((a) => a.startsWith(`${me}>`)).map((a) => a.split('>')[1]).map((u) => {
+      const last = mine.filter((x) => x.sender === u || x.recipient === u).sort(newest)[0];
+      return { username: u, display_name: users.get(u).display_name, unread_count: unreadFrom(u), last_message_at: last ? last.sent_at : null };
+    });
+    return send(200, { patients });
+  }
+  if (p === '/api/admin/messages/deleted') {
+    if (role !== 'admin') fail(403, 'forbidden', 'Administrators only.');
+    const hidden = messages.filter((x) => x.deleted_at).sort((a, b) => (a.deleted_at < b.deleted_at ? 1 : -1));
+    const { slice, next_cursor } = page(hidden.map(({ message_id, sender, recipient, subject, sent_at, deleted_at }) => ({ message_id, sender, recipient, subject, sent_at, deleted_at })), q);
+    return send(200, { messages: slice, next_cursor });
+  }
+  if (p === '/api/audit/log') {
+    if (!['admin', 'auditor'].includes(role)) fail(403, 'forbidden', 'Auditors only.');
+    return send(200, { entries: [], next_cursor: null });
+  }
+  fail(404, 'not_found', 'Not found.');
+}
+
+const INVALID = Symbol('invalid');
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
+
+async function serveStatic(res, pathname) {
+  const rel = pathname === '/' ? 'index.html' : pathname.slice(1);
+  const file = path.resolve(WEB_ROOT, rel);
+  if (!file.startsWith(WEB_ROOT + path.sep) || rel.includes('node_modules') || rel.startsWith('e2e')) {
+    res.writeHead(404).end();
+    return;
+  }
+  try {
+    const data = await readFile(file);
+    res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff' });
+    res.end(data);
+  } catch {
+    res.writeHead(404).end();
+  }
+}
+
+http.createServer(async (req, res) => {
+  const url = new URL(req.url, `http://${req.headers.host || 'localhost'}`);
+  if (!url.pathname.startsWith('/api/')) return serveStatic(res, url.pathname);
+  let raw = '';
+  for await (const chunk of req) raw += chunk;
+  let body;
+  try { body = raw ? JSON.parse(raw) : undefined; } catch { body = INVALID; }
+  try {
+    await handleApi(req, res, url, body);
+  } catch (error) {
+    const status = error instanceof HttpError ? error.status : 500;
+    if (!(error instanceof HttpError)) console.error(error);
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: error.code || 'internal', message: error instanceof HttpError ? error.message : 'Internal error.' } }));
+  }
+}).listen(PORT, '127.0.0.1', () => console.log(`mock API and SPA on http://127.0.0.1:${PORT}`));
