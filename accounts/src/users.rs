@@ -167,19 +167,22 @@ pub async fn authenticate(
     username: &str,
     password: &str,
 ) -> Result<Option<User>, UserError> {
-    let row: Option<(String, String, String, DateTime<Utc>, String)> = if is_valid_username(username)
-    {
-        sqlx::query_as(
-            "SELECT username, display_name, role, created_at, password_hash
+    let row: Option<(String, String, String, DateTime<Utc>, String)> =
+        if is_valid_username(username) {
+            sqlx::query_as(
+                "SELECT username, display_name, role, created_at, password_hash
              FROM users WHERE username = $1",
-        )
-        .bind(username)
-        .fetch_optional(pool)
-        .await?
-    } else {
-        None
-    };
-    let password = password.chars().take(MAX_PASSWORD_CHARS).collect::<String>();
+            )
+            .bind(username)
+            .fetch_optional(pool)
+            .await?
+        } else {
+            None
+        };
+    let password = password
+        .chars()
+        .take(MAX_PASSWORD_CHARS)
+        .collect::<String>();
     let (user, hash) = match row {
         Some((u, d, r, c, hash)) => (Some((u, d, r, c)), hash),
         None => (None, decoy_hash().to_owned()),

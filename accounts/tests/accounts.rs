@@ -19,10 +19,18 @@ fn new_user(username: &str, role: Role) -> NewUser {
 async fn a_created_user_logs_in_with_their_password_only(pool: PgPool) -> Result<(), UserError> {
     let user = create_user(&pool, new_user("alice", Role::Patient)).await?;
     assert_eq!(user.display_name, "alice");
-    assert!(authenticate(&pool, "alice", "healing-demo").await?.is_some());
-    assert!(authenticate(&pool, "alice", "wrong-password").await?.is_none());
-    assert!(authenticate(&pool, "nobody", "healing-demo").await?.is_none());
-    assert!(authenticate(&pool, "Not Valid", "healing-demo").await?.is_none());
+    assert!(authenticate(&pool, "alice", "healing-demo")
+        .await?
+        .is_some());
+    assert!(authenticate(&pool, "alice", "wrong-password")
+        .await?
+        .is_none());
+    assert!(authenticate(&pool, "nobody", "healing-demo")
+        .await?
+        .is_none());
+    assert!(authenticate(&pool, "Not Valid", "healing-demo")
+        .await?
+        .is_none());
     Ok(())
 }
 
@@ -38,7 +46,10 @@ async fn a_taken_username_is_a_conflict(pool: PgPool) -> Result<(), UserError> {
 async fn bad_user_input_is_rejected_before_any_write(pool: PgPool) -> Result<(), UserError> {
     let mut short = new_user("alice", Role::Patient);
     short.password = "short".into();
-    assert!(matches!(create_user(&pool, short).await, Err(UserError::InvalidInput(_))));
+    assert!(matches!(
+        create_user(&pool, short).await,
+        Err(UserError::InvalidInput(_))
+    ));
     assert!(matches!(
         create_user(&pool, new_user("Alice", Role::Patient)).await,
         Err(UserError::InvalidInput(_))
@@ -55,11 +66,18 @@ async fn the_directory_answers_roles_and_approvals(pool: PgPool) -> Result<(), U
     create_user(&pool, new_user("alice", Role::Patient)).await?;
     create_user(&pool, new_user("dr_carol", Role::Clinician)).await?;
     let directory = PgDirectory::new(pool.clone());
-    let found = directory.find_user("dr_carol").await.map_err(|e| UserError::InvalidInput(e.0))?;
+    let found = directory
+        .find_user("dr_carol")
+        .await
+        .map_err(|e| UserError::InvalidInput(e.0))?;
     assert_eq!(found.map(|u| u.role), Some(Role::Clinician));
     let check = |d: &PgDirectory| {
         let d = d.clone();
-        async move { d.is_assigned("dr_carol", "alice").await.map_err(|e| UserError::InvalidInput(e.0)) }
+        async move {
+            d.is_assigned("dr_carol", "alice")
+                .await
+                .map_err(|e| UserError::InvalidInput(e.0))
+        }
     };
     assert!(!check(&directory).await?);
     set_approval(&pool, "dr_carol", "alice", ApprovalStatus::Approved).await?;

@@ -43,7 +43,10 @@ pub fn reply_subject(parent_subject: Option<&str>) -> Option<String> {
     if parent.is_empty() {
         return None;
     }
-    let subject = if parent.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("re: ")) {
+    let subject = if parent
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("re: "))
+    {
         parent.to_owned()
     } else {
         format!("Re: {parent}")
@@ -69,6 +72,9 @@ mod tests {
         assert_eq!(reply_subject(None), None);
         assert_eq!(reply_subject(Some("  ")), None);
         let long = "x".repeat(255);
-        assert_eq!(reply_subject(Some(&long)).map(|s| s.chars().count()), Some(255));
+        assert_eq!(
+            reply_subject(Some(&long)).map(|s| s.chars().count()),
+            Some(255)
+        );
     }
 }

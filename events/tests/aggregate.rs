@@ -183,7 +183,9 @@ async fn every_cell_of_the_policy_table_for_a_first_message() {
             .inspect_result();
         match (allowed, result) {
             (true, Ok(events)) => assert_eq!(events, vec![sent(sender, recipient)]),
-            (false, Err(err)) => assert_eq!(err.kind(), ErrorKind::Forbidden, "{sender}->{recipient}"),
+            (false, Err(err)) => {
+                assert_eq!(err.kind(), ErrorKind::Forbidden, "{sender}->{recipient}")
+            }
             (allowed, other) => panic!("{sender}->{recipient}: allowed={allowed}, got {other:?}"),
         }
     }
@@ -226,7 +228,11 @@ async fn reply_by_a_stranger_is_forbidden() {
 
 #[tokio::test]
 async fn reply_goes_to_the_other_participant_and_keeps_a_given_subject() {
-    let events = events_of(vec![], reply_to("alice", sent("alice", "bob"), Some("Another"))).await;
+    let events = events_of(
+        vec![],
+        reply_to("alice", sent("alice", "bob"), Some("Another")),
+    )
+    .await;
     match &events[..] {
         [MessageEvent::MessageSent {
             recipient, subject, ..
@@ -273,8 +279,14 @@ async fn input_limits_are_invalid_input() {
         ("empty content", Box::new(|s| s.content = String::new())),
         ("blank content", Box::new(|s| s.content = "  \n ".into())),
         ("long content", Box::new(|s| s.content = "x".repeat(10_001))),
-        ("long subject", Box::new(|s| s.subject = Some("s".repeat(256)))),
-        ("bad recipient", Box::new(|s| s.recipient = "Bob Smith".into())),
+        (
+            "long subject",
+            Box::new(|s| s.subject = Some("s".repeat(256))),
+        ),
+        (
+            "bad recipient",
+            Box::new(|s| s.recipient = "Bob Smith".into()),
+        ),
         ("long recipient", Box::new(|s| s.recipient = "b".repeat(65))),
     ];
     for (name, change) in cases {
@@ -504,7 +516,11 @@ async fn restore_rules() {
     assert!(matches!(err, MessageError::NotDeleted));
     assert_eq!(err.kind(), ErrorKind::Conflict);
     for actor in ["alice", "bob", "dr_carol", "auditor", "ghost"] {
-        let err = error_of(vec![sent("alice", "bob"), deleted_by_sender(2)], restore(actor)).await;
+        let err = error_of(
+            vec![sent("alice", "bob"), deleted_by_sender(2)],
+            restore(actor),
+        )
+        .await;
         assert!(matches!(err, MessageError::NotAnAdmin), "{actor}");
     }
     let err = error_of(vec![], restore("admin")).await;
