@@ -275,7 +275,8 @@ async fn nobody_messages_themselves() {
 
 #[tokio::test]
 async fn input_limits_are_invalid_input() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut SendMessage)>)> = vec![
+    type Change = Box<dyn Fn(&mut SendMessage)>;
+    let cases: Vec<(&str, Change)> = vec![
         ("empty content", Box::new(|s| s.content = String::new())),
         ("blank content", Box::new(|s| s.content = "  \n ".into())),
         ("long content", Box::new(|s| s.content = "x".repeat(10_001))),
