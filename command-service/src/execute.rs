@@ -48,6 +48,23 @@ pub async fn execute(
     command: MessageCommand,
     caller: &Caller,
 ) -> Result<LogPosition, ExecuteError> {
+    let name = command.name();
+    let result = run(state, id, command, caller).await;
+    let outcome = match &result {
+        Ok(_) => "accepted",
+        Err(ExecuteError::Domain(err)) => ApiError::from_kind(err.kind()),
+        Err(ExecuteError::Api(err)) => err.code(),
+    };
+    metrics::counter!("commands_total", "command" => name, "outcome" => outcome).increment(1);
+    result
+}
+
+async fn run(
+    state: &CommandState,
+    id: Uuid,
+    command: MessageCommand,
+    caller: &Caller,
+) -> Result<LogPosition, ExecuteError> {
     let aggregate_id = id.to_string();
     let metadata = event_metadata(caller, None);
     let mut attempt = 0;

@@ -63,3 +63,17 @@ pub enum MessageCommand {
         at: DateTime<Utc>,
     },
 }
+
+impl MessageCommand {
+    /// A stable name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MessageCommand::Send(send) if send.channel == Channel::Clinician => "clinician_message",
+            MessageCommand::Send(_) => "send",
+            MessageCommand::Reply(_) => "reply",
+            MessageCommand::MarkRead { .. } => "mark_read",
+            MessageCommand::Delete { .. } => "delete",
+            MessageCommand::Restore { .. } => "restore",
+        }
+    }
+}

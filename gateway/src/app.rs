@@ -17,21 +17,37 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::ops;
+use crate::proxy::{forward, Upstreams};
 use crate::security::with_security_headers;
 use crate::settings::GatewaySettings;
 
+/// Where the API is served from.
+pub enum Backend {
+    /// In this process (the default, single-machine mode).
+    Local(CommandState),
+    /// Forwarded to separately running services (split mode).
+    Split(Upstreams),
+}
+
 /// Everything the gateway serves: the APIs, the operations endpoints and the SPA.
-pub fn router(commands: CommandState, pool: PgPool, web_dir: &Path) -> Router {
-    let body_limit = commands.edge.settings.body_limit_bytes;
+pub fn router(backend: Backend, pool: PgPool, web_dir: &Path, body_limit: usize) -> Router {
+    crate::metrics::prometheus();
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/api/openapi.json", get(ops::openapi_json))
+        .route("/metrics", get(crate::metrics::metrics))
         .with_state(pool);
     let spa = ServeDir::new(web_dir).not_found_service(ServeFile::new(web_dir.join("index.html")));
-    let app = command_service::routes(commands)
+    let api = match backend {
+        Backend::Local(commands) => command_service::routes(commands)
+            .route("/api/{*rest}", any(http_edge::routes::not_found)),
+        Backend::Split(upstreams) => Router::new()
+            .route("/api/{*rest}", any(forward))
+            .with_state(upstreams),
+    };
+    let app = api
         .merge(ops)
-        .route("/api/{*rest}", any(http_edge::routes::not_found))
         // The browser tests live beside the SPA; they are not part of it.
         .route("/e2e/{*rest}", any(http_edge::routes::not_found))
         .fallback_service(spa);
@@ -58,12 +74,24 @@ impl Application {
             .await?;
         migrations::MIGRATOR.run(&pool).await?;
         let commits = Arc::new(Notify::new());
-        let commands = CommandState::new(
+        let backend = match &settings.upstreams {
+            Some((commands, queries)) => Backend::Split(Upstreams::new(
+                commands,
+                queries,
+                settings.edge.trusted_proxies.clone(),
+            )?),
+            None => Backend::Local(CommandState::new(
+                pool.clone(),
+                Edge::new(pool.clone(), settings.edge.clone()),
+                CommitSignal::in_process(commits.clone()),
+            )),
+        };
+        let router = router(
+            backend,
             pool.clone(),
-            Edge::new(pool.clone(), settings.edge.clone()),
-            CommitSignal::in_process(commits.clone()),
+            &settings.web_dir,
+            settings.edge.body_limit_bytes,
         );
-        let router = router(commands, pool.clone(), &settings.web_dir);
         let listener = TcpListener::bind(settings.addr).await?;
         Ok(Self {
             listener,

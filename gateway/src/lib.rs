@@ -6,10 +6,14 @@
 //! added here, once, for everything it serves.
 
 mod app;
+mod metrics;
 mod ops;
+mod proxy;
 mod security;
 mod settings;
 
-pub use app::{router, Application};
-pub use ops::{migrations_applied, readiness, Readiness};
+pub use app::{router, Application, Backend};
+pub use metrics::{projection_progress, prometheus, ProjectionProgress};
+pub use ops::{migrations_applied, readiness, Readiness, DEFAULT_MAX_LAG_EVENTS};
+pub use proxy::{BadUpstream, Upstreams};
 pub use settings::GatewaySettings;

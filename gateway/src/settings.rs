@@ -18,6 +18,9 @@ pub struct GatewaySettings {
     pub web_dir: PathBuf,
     /// `SHUTDOWN_GRACE_SECS` (default 20): how long in-flight requests may finish on SIGTERM.
     pub shutdown_grace: Duration,
+    /// `COMMAND_UPSTREAM` and `QUERY_UPSTREAM` (`http://host:port`, both or neither): split
+    /// mode, forwarding `/api/*` to separately running services instead of serving it here.
+    pub upstreams: Option<(String, String)>,
     pub edge: EdgeSettings,
 }
 
@@ -33,6 +36,16 @@ impl GatewaySettings {
             pool_max: parse_setting(&env, "DB_POOL_MAX", 16)?,
             web_dir: parse_setting(&env, "WEB_DIR", PathBuf::from("web"))?,
             shutdown_grace: Duration::from_secs(parse_setting(&env, "SHUTDOWN_GRACE_SECS", 20)?),
+            upstreams: match (env("COMMAND_UPSTREAM"), env("QUERY_UPSTREAM")) {
+                (Some(commands), Some(queries)) => Some((commands, queries)),
+                (None, None) => None,
+                _ => {
+                    return Err(SettingsError {
+                        name: "COMMAND_UPSTREAM",
+                        problem: "set both COMMAND_UPSTREAM and QUERY_UPSTREAM, or neither".into(),
+                    })
+                }
+            },
             edge: EdgeSettings::from_env()?,
         })
     }

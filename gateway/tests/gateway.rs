@@ -22,7 +22,12 @@ fn router(pool: PgPool) -> axum::Router {
         http_edge::Edge::new(pool.clone(), http_edge::EdgeSettings::default()),
         command_service::CommitSignal::default(),
     );
-    gateway::router(commands, pool, &web_dir())
+    gateway::router(
+        gateway::Backend::Local(commands),
+        pool,
+        &web_dir(),
+        64 * 1024,
+    )
 }
 
 async fn get(router: &axum::Router, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -53,12 +58,15 @@ async fn health_and_readiness_answer_when_the_database_is_migrated(pool: PgPool)
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
     let (status, _, body) = get(&router, "/readyz").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, r#"{"database":true,"migrations":true}"#);
+    assert_eq!(
+        body,
+        r#"{"database":true,"migrations":true,"projections":true}"#
+    );
 }
 
 #[sqlx::test]
 async fn readiness_fails_before_migrations(pool: PgPool) {
-    let readiness = gateway::readiness(&pool).await;
+    let readiness = gateway::readiness(&pool, gateway::DEFAULT_MAX_LAG_EVENTS).await;
     assert!(readiness.database);
     assert!(!readiness.migrations);
     let (status, _, _) = get(&router(pool), "/readyz").await;
@@ -310,4 +318,99 @@ async fn the_gateway_binary_migrates_serves_and_stops_gracefully_on_sigterm(
         exited.is_some_and(|s| s.success()),
         "clean exit on SIGTERM: {exited:?}"
     );
+}
+
+async fn send_one(router: &axum::Router, pool: &PgPool) {
+    command_service_seed(pool).await;
+    let login = router
+        .clone()
+        .oneshot(
+            Request::post("/api/auth/login")
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    r#"{"username":"alice","password":"healing-demo"}"#,
+                ))
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let body = login.into_body().collect().await.expect("body").to_bytes();
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let csrf = json["csrf_token"].as_str().expect("csrf").to_owned();
+    let sent = router
+        .clone()
+        .oneshot(
+            Request::post("/api/messages/send")
+                .header("content-type", "application/json")
+                .header("cookie", cookie)
+                .header("x-csrf-token", csrf)
+                .body(Body::from(r#"{"recipient":"bob","content":"hello"}"#))
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(sent.status(), StatusCode::CREATED);
+}
+
+async fn command_service_seed(pool: &PgPool) {
+    for (name, role) in [
+        ("alice", events::Role::Patient),
+        ("bob", events::Role::Patient),
+    ] {
+        accounts::create_user(
+            pool,
+            accounts::NewUser {
+                username: name.into(),
+                role,
+                password: "healing-demo".into(),
+                display_name: None,
+            },
+        )
+        .await
+        .expect("user");
+    }
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn metrics_count_requests_by_route_and_commands_by_outcome(pool: PgPool) {
+    let router = router(pool.clone());
+    send_one(&router, &pool).await;
+    let (status, headers, body) = get(&router, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"]
+        .to_str()
+        .is_ok_and(|t| t.starts_with("text/plain")));
+    assert!(
+        body.contains(
+            r#"http_requests_total{route="/api/messages/send",method="POST",status="201"}"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"commands_total{command="send",outcome="accepted"}"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("http_request_duration_seconds_bucket"),
+        "{body}"
+    );
+    assert!(body.contains("db_pool_connections"), "{body}");
+    assert!(body.contains("event_log_head_position"), "{body}");
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn readiness_fails_while_projections_lag_beyond_the_bound(pool: PgPool) {
+    let router = router(pool.clone());
+    send_one(&router, &pool).await;
+    let lagging = gateway::readiness(&pool, 0).await;
+    assert!(lagging.database && lagging.migrations);
+    assert!(!lagging.projections, "one event, no checkpoint, bound 0");
+    assert!(gateway::readiness(&pool, 10).await.ready());
 }

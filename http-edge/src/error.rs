@@ -108,6 +108,19 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// The API code of a domain error kind.
+    pub fn from_kind(kind: ErrorKind) -> &'static str {
+        match kind {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
 impl From<MessageError> for ApiError {
     fn from(err: MessageError) -> Self {
         match err.kind() {

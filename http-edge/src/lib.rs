@@ -10,6 +10,7 @@ mod auth;
 mod client;
 mod error;
 mod json;
+pub mod metrics;
 pub mod rate_limit;
 pub mod routes;
 pub mod sessions;
@@ -18,7 +19,7 @@ mod shutdown;
 pub mod telemetry;
 
 pub use auth::{Caller, MessageQuota};
-pub use client::{request_id_layer, ClientInfo, RequestId};
+pub use client::{client_ip, request_id_layer, ClientInfo, RequestId};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use json::ApiJson;
 pub use routes::{

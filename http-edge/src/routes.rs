@@ -173,6 +173,7 @@ pub fn common_layers(router: Router, body_limit_bytes: usize) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(crate::metrics::record_request))
         .layer(middleware::from_fn(request_id_layer))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
