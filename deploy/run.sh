@@ -13,8 +13,9 @@ source deploy/lib/postgres.sh
 
 HS_PG_STOP=""
 cleanup() {
+  trap '' INT TERM PIPE  # finish cleaning up even if the terminal or a pipe goes away
   if [ -n "${gateway_pid:-}" ]; then kill -TERM "$gateway_pid" 2>/dev/null || true; wait "$gateway_pid" 2>/dev/null || true; fi
-  if [ -n "$HS_PG_STOP" ]; then echo "stopping the private PostgreSQL"; eval "$HS_PG_STOP" >/dev/null || true; fi
+  if [ -n "$HS_PG_STOP" ]; then eval "$HS_PG_STOP" >/dev/null 2>&1 || true; echo "stopped the private PostgreSQL" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -12,6 +12,7 @@ source deploy/lib/postgres.sh
 HS_PG_STOP=""
 scratch=""
 cleanup() {
+  trap '' INT TERM PIPE
   if [ -n "$HS_PG_STOP" ]; then eval "$HS_PG_STOP" >/dev/null || true; fi
   if [ -n "$scratch" ]; then rm -rf "$scratch"; fi
 }
