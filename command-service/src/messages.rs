@@ -74,28 +74,43 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// What a message-creating command produces when it is accepted: enough to answer without
+/// reading it back.
+struct Created {
+    message_id: Uuid,
+    recipient: String,
+    parent_message_id: Option<Uuid>,
+    sent_at: DateTime<Utc>,
+}
+
+impl Created {
+    fn of(message: &MessageState) -> Self {
+        Self {
+            message_id: message.message_id,
+            recipient: message.recipient.clone(),
+            parent_message_id: message.parent_message_id,
+            sent_at: message.sent_at,
+        }
+    }
+}
+
 /// Runs a message-creating command; with an idempotency key, a repeat (even a racing one)
 /// answers the message that the first call created.
 async fn create(
     state: &CommandState,
     caller: &Caller,
     key: Option<String>,
-    id: Uuid,
-    command: MessageCommand,
-    answer: fn(&MessageState) -> Response,
+    (command, fresh): (MessageCommand, Created),
+    answer: fn(Created) -> Response,
 ) -> Result<Response, ApiError> {
+    let id = fresh.message_id;
     if key.is_some() {
         if let Some(existing) = load_message(state, id).await? {
             return replay(state, caller, &existing, answer).await;
         }
     }
     match execute(state, id, command, caller).await {
-        Ok(position) => {
-            let created = load_message(state, id)
-                .await?
-                .ok_or_else(|| ApiError::internal(MessageError::UnknownMessage(id)))?;
-            Ok(with_token(position, answer(&created)))
-        }
+        Ok(position) => Ok(with_token(position, answer(fresh))),
         Err(ExecuteError::Domain(MessageError::AlreadySent(_))) if key.is_some() => {
             let existing = load_message(state, id)
                 .await?
@@ -110,16 +125,16 @@ async fn replay(
     state: &CommandState,
     caller: &Caller,
     existing: &MessageState,
-    answer: fn(&MessageState) -> Response,
+    answer: fn(Created) -> Response,
 ) -> Result<Response, ApiError> {
     if existing.sender != caller.username {
         return Err(ApiError::Conflict("idempotency key already used".into()));
     }
     let position = last_position(state, &existing.message_id.to_string()).await?;
-    Ok(with_token(position, answer(existing)))
+    Ok(with_token(position, answer(Created::of(existing))))
 }
 
-fn sent_answer(message: &MessageState) -> Response {
+fn sent_answer(message: Created) -> Response {
     let body = SentResponse {
         message_id: message.message_id,
         sent_at: message.sent_at,
@@ -127,11 +142,11 @@ fn sent_answer(message: &MessageState) -> Response {
     (StatusCode::CREATED, ApiJson(body)).into_response()
 }
 
-fn reply_answer(message: &MessageState) -> Response {
+fn reply_answer(message: Created) -> Response {
     let body = ReplyResponse {
         message_id: message.message_id,
         parent_message_id: message.parent_message_id.unwrap_or_default(),
-        recipient: message.recipient.clone(),
+        recipient: message.recipient,
         sent_at: message.sent_at,
     };
     (StatusCode::CREATED, ApiJson(body)).into_response()
@@ -150,17 +165,16 @@ pub async fn send_message(
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let id = message_id(&caller.username, key.as_deref());
-    let command = MessageCommand::Send(SendMessage {
-        message_id: id,
+    let send = SendMessage {
+        message_id: message_id(&caller.username, key.as_deref()),
         sender: caller.username.clone(),
         recipient: body.recipient,
         subject: body.subject,
         content: body.content,
         channel: Channel::Direct,
         sent_at: now(),
-    });
-    create(&state, &caller, key, id, command, sent_answer).await
+    };
+    create(&state, &caller, key, new_message(send), sent_answer).await
 }
 
 /// A clinician writes to one of their patients.
@@ -176,17 +190,26 @@ pub async fn send_clinician_message(
     ApiJson(body): ApiJson<ClinicianMessageBody>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let id = message_id(&caller.username, key.as_deref());
-    let command = MessageCommand::Send(SendMessage {
-        message_id: id,
+    let send = SendMessage {
+        message_id: message_id(&caller.username, key.as_deref()),
         sender: caller.username.clone(),
         recipient: body.recipient_username,
         subject: body.subject,
         content: body.message,
         channel: Channel::Clinician,
         sent_at: now(),
-    });
-    create(&state, &caller, key, id, command, sent_answer).await
+    };
+    create(&state, &caller, key, new_message(send), sent_answer).await
+}
+
+fn new_message(send: SendMessage) -> (MessageCommand, Created) {
+    let fresh = Created {
+        message_id: send.message_id,
+        recipient: send.recipient.clone(),
+        parent_message_id: None,
+        sent_at: send.sent_at,
+    };
+    (MessageCommand::Send(send), fresh)
 }
 
 /// Parses a message id from the path (400 when it is not a UUID).
@@ -215,6 +238,18 @@ pub async fn reply_to_message(
     let parent = load_message(&state, parent_message_id)
         .await?
         .map(|p| p.as_parent());
+    // The reply goes to the parent's other participant (the domain refuses anyone else).
+    let recipient = parent
+        .as_ref()
+        .map(|p| {
+            if p.sender == caller.username {
+                p.recipient.clone()
+            } else {
+                p.sender.clone()
+            }
+        })
+        .unwrap_or_default();
+    let sent_at = now();
     let command = MessageCommand::Reply(ReplyToMessage {
         message_id: id,
         sender: caller.username.clone(),
@@ -222,7 +257,13 @@ pub async fn reply_to_message(
         parent,
         subject: body.subject,
         content: body.content,
-        sent_at: now(),
+        sent_at,
     });
-    create(&state, &caller, key, id, command, reply_answer).await
+    let fresh = Created {
+        message_id: id,
+        recipient,
+        parent_message_id: Some(parent_message_id),
+        sent_at,
+    };
+    create(&state, &caller, key, (command, fresh), reply_answer).await
 }
