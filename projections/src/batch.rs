@@ -1,0 +1,95 @@
+//! One batch: read the next events, apply them and move the checkpoint, in one transaction.
+
+use events::LogPosition;
+use sqlx::{Connection, PgConnection};
+
+use crate::error::ProjectorError;
+use crate::event::StoredEvent;
+use crate::locks;
+use crate::log::{self, Checkpoint};
+use crate::progress::progress_payload;
+use crate::projection::Projection;
+use crate::PROGRESS_CHANNEL;
+
+/// What a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Events applied (0 when the projection was already caught up).
+    pub applied: usize,
+    /// The checkpoint after the batch.
+    pub position: LogPosition,
+    /// Events applied to this projection since position 0.
+    pub events_applied: i64,
+    /// Whether committed events remain that are not final yet (a transaction with an older id
+    /// is still open somewhere in the cluster), so that trying again soon is worthwhile.
+    pub held_back: bool,
+}
+
+/// Applies the next batch of at most `batch_size` events to the live tables of `projection`.
+///
+/// The read-table writes, the checkpoint update and the `NOTIFY hs_progress` commit together or
+/// not at all, so a crash at any point neither skips nor repeats an event. The transaction-level
+/// apply lock makes concurrent callers (a second instance, a rebuild's swap) take turns; the
+/// checkpoint is read after that lock, so each caller continues where the last one stopped.
+pub async fn apply_next_batch(
+    conn: &mut PgConnection,
+    projection: Projection,
+    batch_size: u32,
+) -> Result<BatchOutcome, ProjectorError> {
+    let name = projection.name();
+    let mut tx = conn.begin().await?;
+    // Neither the lock nor the reads assign a transaction id, so this transaction does not
+    // hold back the horizon it reads below.
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(locks::APPLY)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    let before = log::read_checkpoint(&mut tx, name).await?;
+    let events = log::read_after(&mut tx, before.position, log::END, batch_size).await?;
+    let Some(after) = apply_events(&mut tx, projection, before, &events).await? else {
+        let held_back = log::any_after(&mut tx, before.position).await?;
+        tx.commit().await?;
+        return Ok(BatchOutcome {
+            applied: 0,
+            position: before.position,
+            events_applied: before.events_applied,
+            held_back,
+        });
+    };
+    let held_back =
+        events.len() < batch_size as usize && log::any_after(&mut tx, after.position).await?;
+    log::write_checkpoint(&mut tx, name, after).await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(PROGRESS_CHANNEL)
+        .bind(progress_payload(name, after.position))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(BatchOutcome {
+        applied: events.len(),
+        position: after.position,
+        events_applied: after.events_applied,
+        held_back,
+    })
+}
+
+/// Applies `events` in order on the connection's current transaction and `search_path`;
+/// returns the checkpoint after the last one, or `None` when there were none.
+pub(crate) async fn apply_events(
+    conn: &mut PgConnection,
+    projection: Projection,
+    before: Checkpoint,
+    events: &[StoredEvent],
+) -> Result<Option<Checkpoint>, ProjectorError> {
+    let Some(last) = events.last() else {
+        return Ok(None);
+    };
+    for event in events {
+        projection.apply(conn, event).await?;
+    }
+    Ok(Some(Checkpoint {
+        position: last.position,
+        events_applied: before.events_applied + i64::try_from(events.len()).unwrap_or(i64::MAX),
+    }))
+}

@@ -1,0 +1,143 @@
+//! Reading the log in commit order, and the checkpoints stored beside the read tables.
+
+use events::LogPosition;
+use sqlx::PgConnection;
+
+use crate::error::ProjectorError;
+use crate::event::{parse_xid, StoredEvent};
+
+/// The greatest position (no upper bound).
+pub(crate) const END: LogPosition = LogPosition {
+    transaction_id: u64::MAX,
+    global_position: i64::MAX,
+};
+
+/// Up to `limit` events after `after` and at or before `up_to`, in commit order, and only those
+/// of transactions older than every transaction still running: everything below the snapshot's
+/// xmin has committed or aborted, so no event can later appear before the last one returned.
+pub(crate) async fn read_after(
+    conn: &mut PgConnection,
+    after: LogPosition,
+    up_to: LogPosition,
+    limit: u32,
+) -> Result<Vec<StoredEvent>, ProjectorError> {
+    let rows = sqlx::query(
+        "SELECT transaction_id::text AS xid, global_position, aggregate_type, aggregate_id,
+                sequence, event_type, event_version, payload, metadata, event_id, recorded_at
+         FROM events
+         WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+           AND (transaction_id, global_position) <= ($3::text::xid8, $4)
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY transaction_id, global_position
+         LIMIT $5",
+    )
+    .bind(after.transaction_id.to_string())
+    .bind(after.global_position)
+    .bind(up_to.transaction_id.to_string())
+    .bind(up_to.global_position)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(StoredEvent::from_row).collect()
+}
+
+/// How many events are final (below the horizon) after `after` and at or before `up_to`.
+pub(crate) async fn count_after(
+    conn: &mut PgConnection,
+    after: LogPosition,
+    up_to: LogPosition,
+) -> Result<i64, ProjectorError> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM events
+         WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+           AND (transaction_id, global_position) <= ($3::text::xid8, $4)
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
+    )
+    .bind(after.transaction_id.to_string())
+    .bind(after.global_position)
+    .bind(up_to.transaction_id.to_string())
+    .bind(up_to.global_position)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Whether any committed event follows `after`, final or not.
+pub(crate) async fn any_after(
+    conn: &mut PgConnection,
+    after: LogPosition,
+) -> Result<bool, ProjectorError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events
+                        WHERE (transaction_id, global_position) > ($1::text::xid8, $2))",
+    )
+    .bind(after.transaction_id.to_string())
+    .bind(after.global_position)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// A projection's stored checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Checkpoint {
+    pub position: LogPosition,
+    pub events_applied: i64,
+}
+
+/// Creates the checkpoint row of `projection` at the start of the log, if it has none.
+pub(crate) async fn ensure_checkpoint(
+    conn: &mut PgConnection,
+    projection: &str,
+) -> Result<(), ProjectorError> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (projection) VALUES ($1)
+         ON CONFLICT (projection) DO NOTHING",
+    )
+    .bind(projection)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The stored checkpoint of `projection`.
+pub(crate) async fn read_checkpoint(
+    conn: &mut PgConnection,
+    projection: &str,
+) -> Result<Checkpoint, ProjectorError> {
+    let row: Option<(String, i64, i64)> = sqlx::query_as(
+        "SELECT transaction_id::text, global_position, events_applied
+         FROM projection_checkpoints WHERE projection = $1",
+    )
+    .bind(projection)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (xid, global_position, events_applied) =
+        row.ok_or_else(|| ProjectorError::MissingCheckpoint(projection.to_owned()))?;
+    Ok(Checkpoint {
+        position: LogPosition {
+            transaction_id: parse_xid(&xid)?,
+            global_position,
+        },
+        events_applied,
+    })
+}
+
+/// Stores `checkpoint` for `projection` (in the caller's transaction).
+pub(crate) async fn write_checkpoint(
+    conn: &mut PgConnection,
+    projection: &str,
+    checkpoint: Checkpoint,
+) -> Result<(), ProjectorError> {
+    sqlx::query(
+        "UPDATE projection_checkpoints
+         SET transaction_id = $2::text::xid8, global_position = $3, events_applied = $4,
+             updated_at = now()
+         WHERE projection = $1",
+    )
+    .bind(projection)
+    .bind(checkpoint.position.transaction_id.to_string())
+    .bind(checkpoint.position.global_position)
+    .bind(checkpoint.events_applied)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

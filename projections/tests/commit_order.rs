@@ -1,0 +1,213 @@
+//! Gap-free catch-up: commit order, open transactions, kills between batches.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    append_raw, apply_available, catch_up, checkpoint, connect, quick_settings, sent_event, Result,
+    World,
+};
+use projections::operator::verify;
+use projections::{apply_next_batch, Projection, ProjectorRuntime};
+use sqlx::{Connection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+async fn mailbox_rows(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM mailbox")
+        .fetch_one(pool)
+        .await?)
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn two_transactions_committing_out_of_order_are_both_projected(pool: PgPool) -> Result<()> {
+    let _serial = common::LONG_TRANSACTIONS.lock().await;
+    World::new(pool.clone()).await?;
+    let (mut first, mut second) = (connect(&pool).await?, connect(&pool).await?);
+
+    // The first transaction appends first, the second appends after it but commits first.
+    let mut t1 = first.begin().await?;
+    let e1 = sent_event("alice", "bob", "first to append, last to commit");
+    append_raw(&mut t1, &e1.message_id().to_string(), 1, &e1).await?;
+    let mut t2 = second.begin().await?;
+    let e2 = sent_event("bob", "alice", "second to append, first to commit");
+    append_raw(&mut t2, &e2.message_id().to_string(), 1, &e2).await?;
+    t2.commit().await?;
+    assert_eq!(
+        apply_available(&pool, Projection::Mailbox).await?,
+        0,
+        "held back by the open one"
+    );
+    t1.commit().await?;
+    assert_eq!(catch_up(&pool, Projection::Mailbox).await?, 2);
+
+    // Now the transaction ids are the other way round: the first transaction takes its id
+    // first, but appends (higher global position) and commits after the second.
+    let mut t3 = first.begin().await?;
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *t3)
+        .await?;
+    let mut t4 = second.begin().await?;
+    let e4 = sent_event("bob", "alice", "lower position, later transaction");
+    append_raw(&mut t4, &e4.message_id().to_string(), 1, &e4).await?;
+    t4.commit().await?;
+    assert_eq!(apply_available(&pool, Projection::Mailbox).await?, 0);
+    let e3 = sent_event("alice", "bob", "higher position, earlier transaction");
+    append_raw(&mut t3, &e3.message_id().to_string(), 1, &e3).await?;
+    t3.commit().await?;
+    assert_eq!(catch_up(&pool, Projection::Mailbox).await?, 2);
+
+    assert_eq!(
+        mailbox_rows(&pool).await?,
+        8,
+        "four messages, two rows each"
+    );
+    assert_eq!(checkpoint(&pool, Projection::Mailbox).await?.0, 4);
+    Ok(())
+}
+
+/// Opens a transaction that appends one event and keeps it open while the domain commits
+/// three messages, with a running projector; returns the open transaction's connection.
+async fn hold_open_while_commands_commit(
+    pool: &PgPool,
+    world: &World,
+) -> Result<(
+    sqlx::PgConnection,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+)> {
+    world
+        .send("alice", "bob", None, "before the open transaction")
+        .await?;
+    let mut open = connect(pool).await?;
+    sqlx::query("BEGIN").execute(&mut open).await?;
+    let held = sent_event("eve", "bob", "held open");
+    append_raw(&mut open, &held.message_id().to_string(), 1, &held).await?;
+    for n in 0..3 {
+        world
+            .send("bob", "alice", None, &format!("after {n}"))
+            .await?;
+    }
+    let shutdown = CancellationToken::new();
+    let task = ProjectorRuntime::new(pool.clone(), quick_settings()).spawn(shutdown.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM mailbox WHERE content LIKE 'after %'")
+            .fetch_one(pool)
+            .await?;
+    assert_eq!(
+        later, 0,
+        "nothing committed after the open transaction began is applied"
+    );
+    assert!(checkpoint(pool, Projection::Mailbox).await?.0 <= 1);
+    Ok((open, shutdown, task))
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn an_open_write_transaction_holds_projection_back_until_it_commits(
+    pool: PgPool,
+) -> Result<()> {
+    let _serial = common::LONG_TRANSACTIONS.lock().await;
+    let world = World::new(pool.clone()).await?;
+    let (mut open, shutdown, task) = hold_open_while_commands_commit(&pool, &world).await?;
+    sqlx::query("COMMIT").execute(&mut open).await?;
+    let done = common::eventually(Duration::from_secs(5), || async {
+        Ok(checkpoint(&pool, Projection::Mailbox).await?.0 == 5)
+    })
+    .await?;
+    shutdown.cancel();
+    task.await?;
+    assert!(
+        done,
+        "all five events are applied once the transaction commits"
+    );
+    assert_eq!(mailbox_rows(&pool).await?, 10);
+    Ok(())
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn nothing_is_skipped_when_an_open_transaction_rolls_back(pool: PgPool) -> Result<()> {
+    let _serial = common::LONG_TRANSACTIONS.lock().await;
+    let world = World::new(pool.clone()).await?;
+    let (mut open, shutdown, task) = hold_open_while_commands_commit(&pool, &world).await?;
+    sqlx::query("ROLLBACK").execute(&mut open).await?;
+    let done = common::eventually(Duration::from_secs(5), || async {
+        Ok(checkpoint(&pool, Projection::Mailbox).await?.0 == 4)
+    })
+    .await?;
+    shutdown.cancel();
+    task.await?;
+    assert!(
+        done,
+        "the four committed events are applied after the rollback"
+    );
+    assert_eq!(mailbox_rows(&pool).await?, 8);
+    let eve: i64 = sqlx::query_scalar("SELECT count(*) FROM mailbox WHERE owner = 'eve'")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(eve, 0, "the rolled-back event never appears");
+    Ok(())
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_projector_killed_between_or_within_batches_neither_skips_nor_repeats(
+    pool: PgPool,
+) -> Result<()> {
+    let world = World::new(pool.clone()).await?;
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        ids.push(
+            world
+                .send("alice", "bob", Some("budget"), &format!("message {n}"))
+                .await?,
+        );
+    }
+    // Two batches, each on a connection that is then dropped (the process dies).
+    let _serial = common::LONG_TRANSACTIONS.lock().await;
+    for expected in [3, 6] {
+        let mut conn = connect(&pool).await?;
+        apply_next_batch(&mut conn, Projection::Mailbox, 3).await?;
+        drop(conn);
+        assert_eq!(checkpoint(&pool, Projection::Mailbox).await?.0, expected);
+    }
+    drop(_serial);
+    // Kill a running projector at arbitrary moments while commands keep coming.
+    for (round, id) in ids.iter().enumerate() {
+        let task =
+            ProjectorRuntime::new(pool.clone(), quick_settings()).spawn(CancellationToken::new());
+        world.read("bob", *id).await?;
+        world
+            .send("bob", "alice", None, &format!("answer {round}"))
+            .await?;
+        tokio::time::sleep(Duration::from_millis(7 * round as u64)).await;
+        task.abort();
+        let _ = task.await;
+    }
+    let total = world.event_count().await?;
+    let shutdown = CancellationToken::new();
+    let task = ProjectorRuntime::new(pool.clone(), quick_settings()).spawn(shutdown.clone());
+    let done = common::eventually(Duration::from_secs(10), || async {
+        Ok(checkpoint(&pool, Projection::Mailbox).await?.0 == total
+            && checkpoint(&pool, Projection::Messages).await?.0 == total)
+    })
+    .await?;
+    shutdown.cancel();
+    task.await?;
+    assert!(
+        done,
+        "every event applied exactly once (events_applied == {total})"
+    );
+    for projection in Projection::ALL {
+        let report = verify(&pool, projection, 50, &|_| {}).await?;
+        assert!(report.is_clean(), "{report:?}");
+    }
+    let unread: i32 =
+        sqlx::query_scalar("SELECT unread FROM unread_counters WHERE owner = 'alice'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(
+        unread, 8,
+        "alice has eight unread answers, none counted twice"
+    );
+    Ok(())
+}

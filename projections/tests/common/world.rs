@@ -1,0 +1,244 @@
+//! Test world: real users, approvals and commands through the domain and postgres-es, so that
+//! every event in the log was written exactly as the command side writes it.
+//! (Shared with the query-service tests through `#[path]`.)
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use accounts::{create_user, set_approval, ApprovalStatus, NewUser, PgDirectory};
+use chrono::Utc;
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{AggregateContext, EventStore};
+use events::{Channel, LogPosition, Message, MessageCommand, ReplyToMessage, Role, SendMessage};
+use postgres_es::{postgres_cqrs, PostgresCqrs, PostgresEventRepository};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub type Result<T> = anyhow::Result<T>;
+
+/// The users of the workload: two patients, two clinicians (carol has alice), an admin, an
+/// auditor, and a stranger patient.
+pub const USERS: &[(&str, Role)] = &[
+    ("alice", Role::Patient),
+    ("bob", Role::Patient),
+    ("eve", Role::Patient),
+    ("dr_carol", Role::Clinician),
+    ("dr_dave", Role::Clinician),
+    ("admin", Role::Admin),
+    ("auditor", Role::Auditor),
+];
+
+pub struct World {
+    pub pool: PgPool,
+    cqrs: PostgresCqrs<Message>,
+    store: PersistedEventStore<PostgresEventRepository, Message>,
+}
+
+impl World {
+    /// A world with [`USERS`] and carol's approval for alice.
+    pub async fn new(pool: PgPool) -> Result<Self> {
+        let world = Self::empty(pool);
+        for (name, role) in USERS {
+            world.user(name, *role).await?;
+        }
+        set_approval(&world.pool, "dr_carol", "alice", ApprovalStatus::Approved).await?;
+        Ok(world)
+    }
+
+    /// A world without users.
+    pub fn empty(pool: PgPool) -> Self {
+        let directory = Arc::new(PgDirectory::new(pool.clone()));
+        Self {
+            cqrs: postgres_cqrs::<Message>(pool.clone(), vec![], directory),
+            store: PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone())),
+            pool,
+        }
+    }
+
+    pub async fn user(&self, name: &str, role: Role) -> Result<()> {
+        create_user(
+            &self.pool,
+            NewUser {
+                username: name.into(),
+                role,
+                password: "healing-demo".into(),
+                display_name: Some(format!("{name} (display)")),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn execute(&self, id: Uuid, actor: &str, command: MessageCommand) -> Result<()> {
+        let metadata = HashMap::from([
+            ("actor".to_owned(), actor.to_owned()),
+            ("request_id".to_owned(), Uuid::new_v4().to_string()),
+            ("client_ip".to_owned(), "127.0.0.1".to_owned()),
+            ("user_agent".to_owned(), "tests".to_owned()),
+            ("correlation_id".to_owned(), Uuid::new_v4().to_string()),
+        ]);
+        self.cqrs
+            .execute_with_metadata(&id.to_string(), command, metadata)
+            .await
+            .map_err(|e| anyhow::anyhow!("{actor}: {e}"))
+    }
+
+    pub async fn send(
+        &self,
+        from: &str,
+        to: &str,
+        subject: Option<&str>,
+        content: &str,
+    ) -> Result<Uuid> {
+        self.send_via(from, to, subject, content, Channel::Direct)
+            .await
+    }
+
+    pub async fn clinician_send(&self, from: &str, to: &str, content: &str) -> Result<Uuid> {
+        self.send_via(from, to, None, content, Channel::Clinician)
+            .await
+    }
+
+    async fn send_via(
+        &self,
+        from: &str,
+        to: &str,
+        subject: Option<&str>,
+        content: &str,
+        channel: Channel,
+    ) -> Result<Uuid> {
+        let id = Uuid::new_v4();
+        let command = MessageCommand::Send(SendMessage {
+            message_id: id,
+            sender: from.into(),
+            recipient: to.into(),
+            subject: subject.map(str::to_owned),
+            content: content.into(),
+            channel,
+            sent_at: Utc::now(),
+        });
+        self.execute(id, from, command).await?;
+        Ok(id)
+    }
+
+    pub async fn reply(&self, from: &str, parent: Uuid, content: &str) -> Result<Uuid> {
+        let mut context = self.store.load_aggregate(&parent.to_string()).await?;
+        let parent_state = context.aggregate().state.as_ref().map(|s| s.as_parent());
+        let id = Uuid::new_v4();
+        let command = MessageCommand::Reply(ReplyToMessage {
+            message_id: id,
+            sender: from.into(),
+            parent_message_id: parent,
+            parent: parent_state,
+            subject: None,
+            content: content.into(),
+            sent_at: Utc::now(),
+        });
+        self.execute(id, from, command).await?;
+        Ok(id)
+    }
+
+    pub async fn read(&self, reader: &str, id: Uuid) -> Result<()> {
+        let command = MessageCommand::MarkRead {
+            message_id: id,
+            reader: reader.into(),
+            at: Utc::now(),
+        };
+        self.execute(id, reader, command).await
+    }
+
+    pub async fn delete(&self, actor: &str, id: Uuid) -> Result<()> {
+        let command = MessageCommand::Delete {
+            message_id: id,
+            actor: actor.into(),
+            at: Utc::now(),
+        };
+        self.execute(id, actor, command).await
+    }
+
+    pub async fn restore(&self, admin: &str, id: Uuid) -> Result<()> {
+        let command = MessageCommand::Restore {
+            message_id: id,
+            actor: admin.into(),
+            at: Utc::now(),
+        };
+        self.execute(id, admin, command).await
+    }
+
+    /// The consistency token of a message's last event (what the command side returns).
+    pub async fn token_of(&self, id: Uuid) -> Result<LogPosition> {
+        let (xid, global_position): (String, i64) = sqlx::query_as(
+            "SELECT transaction_id::text, global_position FROM events
+             WHERE aggregate_type = 'message' AND aggregate_id = $1
+             ORDER BY sequence DESC LIMIT 1",
+        )
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(LogPosition {
+            transaction_id: xid.parse()?,
+            global_position,
+        })
+    }
+
+    /// Events in the log.
+    pub async fn event_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
+
+/// Every command, accepted and rejected, across all roles: sends, clinician sends, replies
+/// both ways, reads (and a repeated read), sender and recipient deletes, a hidden message,
+/// a restore, and commands the policy refuses (which record nothing).
+pub async fn mixed_workload(world: &World) -> Result<()> {
+    let budget = world
+        .send("alice", "bob", Some("Budget"), "Numbers for Q1")
+        .await?;
+    let answer = world.reply("bob", budget, "Looks fine").await?;
+    world.read("alice", answer).await?;
+    world.read("alice", answer).await?;
+    let care = world
+        .clinician_send("dr_carol", "alice", "How are you feeling?")
+        .await?;
+    let better = world.reply("alice", care, "Better, thanks").await?;
+    world.read("dr_carol", better).await?;
+    let peers = world
+        .send("dr_carol", "dr_dave", Some("Case"), "Second opinion?")
+        .await?;
+    world.delete("dr_dave", peers).await?;
+    let gone = world.send("bob", "eve", None, "Meeting at noon").await?;
+    world.delete("bob", gone).await?;
+    world.delete("eve", gone).await?;
+    world.delete("eve", gone).await?;
+    world.restore("admin", gone).await?;
+    let hidden = world
+        .send("alice", "eve", Some("Secret"), "Budget meeting notes")
+        .await?;
+    world.delete("eve", hidden).await?;
+    world.delete("alice", hidden).await?;
+    for _ in 0..3 {
+        world.send("eve", "alice", None, "ping").await?;
+    }
+    assert!(world
+        .send("alice", "dr_dave", None, "not allowed")
+        .await
+        .is_err());
+    assert!(world
+        .send("admin", "alice", None, "not allowed")
+        .await
+        .is_err());
+    assert!(world
+        .clinician_send("dr_dave", "alice", "not assigned")
+        .await
+        .is_err());
+    world.read("bob", budget).await?;
+    assert!(
+        world.read("alice", budget).await.is_err(),
+        "only the recipient reads"
+    );
+    Ok(())
+}
