@@ -25,8 +25,16 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo "private test PostgreSQL at ${DATABASE_URL}"
 fi
 
+# Every binary first: the black-box tests start the real processes (gateway, services,
+# projector, hs-admin, audit) from target/debug.
+cargo build --workspace --bins --locked
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else
   cargo test --workspace --locked --no-fail-fast
+fi
+
+# The SPA in a real browser against the real gateway (skip with HS_SKIP_BROWSER=1).
+if [ "${HS_SKIP_BROWSER:-0}" != 1 ]; then
+  bash deploy/e2e.sh
 fi

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
 use serde_json::{json, Value};
 use sqlx::{PgPool, Row};
@@ -13,6 +13,23 @@ use sqlx::{PgPool, Row};
 pub enum Format {
     Jsonl,
     Csv,
+}
+
+/// The earliest time an export without `--from` starts at: 0001-01-01 UTC. (chrono's own
+/// `MIN_UTC` is outside PostgreSQL's `timestamptz` range, and binding it fails.)
+pub fn earliest() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(1, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or_default()
+}
+
+/// The time an export without `--to` ends at: 10000-01-01 UTC, after every storable time.
+pub fn latest() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(10_000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or_default()
 }
 
 /// What to export.

@@ -93,26 +93,43 @@ struct StoredEntry {
     transaction_id: i64,
     prev_hash: Vec<u8>,
     hash: Vec<u8>,
+    event_id: uuid::Uuid,
+    occurred_at: chrono::DateTime<chrono::Utc>,
     actor: Option<String>,
     action: String,
     message_id: Option<uuid::Uuid>,
+    counterpart: Option<String>,
+    participants: Vec<String>,
     request_id: Option<String>,
     client_ip: Option<String>,
+    user_agent: Option<String>,
     details: serde_json::Value,
 }
 
+/// The first column of `entry` that is not what `event` says (every column an export or the
+/// API shows: hiding a row from a patient's export by editing `participants` is tampering too).
 fn first_altered_column(entry: &StoredEntry, event: &LoggedEvent) -> Option<&'static str> {
     let expected = audit_entry(event);
-    if entry.actor != expected.actor {
+    if entry.event_id != event.event_id {
+        Some("event_id")
+    } else if entry.occurred_at != expected.occurred_at {
+        Some("occurred_at")
+    } else if entry.actor != expected.actor {
         Some("actor")
     } else if entry.action != expected.action {
         Some("action")
     } else if entry.message_id != expected.message_id {
         Some("message_id")
+    } else if entry.counterpart != expected.counterpart {
+        Some("counterpart")
+    } else if entry.participants != expected.participants {
+        Some("participants")
     } else if entry.request_id != expected.request_id {
         Some("request_id")
     } else if entry.client_ip != expected.client_ip {
         Some("client_ip")
+    } else if entry.user_agent != expected.user_agent {
+        Some("user_agent")
     } else if entry.details != expected.details {
         Some("details")
     } else {
@@ -120,22 +137,30 @@ fn first_altered_column(entry: &StoredEntry, event: &LoggedEvent) -> Option<&'st
     }
 }
 
-/// The audit projection's checkpoint: entries exist for events up to here.
-async fn audited_up_to(pool: &PgPool) -> Result<LogPosition, sqlx::Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT transaction_id::text, global_position FROM projection_checkpoints
-         WHERE projection = 'audit_log'",
+/// The audit projection's checkpoint and the last entry's `seq`, read in one snapshot: the
+/// projector writes entries and checkpoint in one transaction, so entries up to that `seq` are
+/// exactly those of the events up to that checkpoint. (Reading them apart, a batch committed in
+/// between shows as entries without events: a false alarm on a live system.)
+async fn audited_up_to(pool: &PgPool) -> Result<(LogPosition, i64), sqlx::Error> {
+    let row: Option<(String, i64, i64)> = sqlx::query_as(
+        "SELECT c.transaction_id::text, c.global_position,
+                coalesce((SELECT max(seq) FROM audit_log), 0)
+         FROM projection_checkpoints c
+         WHERE c.projection = 'audit_log'",
     )
     .fetch_optional(pool)
     .await?;
     Ok(row
-        .and_then(|(xid, global_position)| {
-            Some(LogPosition {
-                transaction_id: xid.parse().ok()?,
-                global_position,
-            })
+        .and_then(|(xid, global_position, last_seq)| {
+            Some((
+                LogPosition {
+                    transaction_id: xid.parse().ok()?,
+                    global_position,
+                },
+                last_seq,
+            ))
         })
-        .unwrap_or(LogPosition::START))
+        .unwrap_or((LogPosition::START, 0)))
 }
 
 /// Recomputes the chain over every audited event and compares it with `audit_log`, optionally
@@ -145,7 +170,7 @@ pub async fn verify(
     anchor: Option<(i64, ChainHash)>,
     mut progress: impl FnMut(u64),
 ) -> Result<Report, VerifyError> {
-    let up_to = audited_up_to(pool).await?;
+    let (up_to, last_seq) = audited_up_to(pool).await?;
     let events_sql = format!(
         "SELECT {LOGGED_EVENT_COLUMNS} FROM events
          WHERE (transaction_id, global_position) <= ($1::text::xid8, $2)
@@ -156,10 +181,12 @@ pub async fn verify(
         .bind(up_to.global_position)
         .fetch(pool);
     let mut entries = sqlx::query(
-        "SELECT seq, position, transaction_id, prev_hash, hash, actor, action, message_id,
-                request_id, client_ip, details
-         FROM audit_log ORDER BY seq",
+        "SELECT seq, position, transaction_id, prev_hash, hash, event_id, occurred_at, actor,
+                action, message_id, counterpart, participants, request_id, client_ip,
+                user_agent, details
+         FROM audit_log WHERE seq <= $1 ORDER BY seq",
     )
+    .bind(last_seq)
     .fetch(pool);
     let mut previous = GENESIS;
     let mut checked = 0u64;
@@ -177,11 +204,16 @@ pub async fn verify(
                     transaction_id: row.try_get("transaction_id")?,
                     prev_hash: row.try_get("prev_hash")?,
                     hash: row.try_get("hash")?,
+                    event_id: row.try_get("event_id")?,
+                    occurred_at: row.try_get("occurred_at")?,
                     actor: row.try_get("actor")?,
                     action: row.try_get("action")?,
                     message_id: row.try_get("message_id")?,
+                    counterpart: row.try_get("counterpart")?,
+                    participants: row.try_get("participants")?,
                     request_id: row.try_get("request_id")?,
                     client_ip: row.try_get("client_ip")?,
+                    user_agent: row.try_get("user_agent")?,
                     details: row.try_get("details")?,
                 })
             })

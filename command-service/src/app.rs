@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use http_edge::{parse_setting, DatabaseUrl, Edge, EdgeSettings, SettingsError};
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 
 use crate::signal::CommitSignal;
@@ -50,11 +49,7 @@ pub struct Application {
 impl Application {
     /// Connects, applies migrations, binds the listener.
     pub async fn build(settings: CommandSettings) -> anyhow::Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.pool_max)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(settings.database_url.expose())
-            .await?;
+        let pool = http_edge::connect_pool(&settings.database_url, settings.pool_max).await?;
         migrations::MIGRATOR.run(&pool).await?;
         let signal = CommitSignal::relay_to_postgres(pool.clone(), settings.notify_debounce);
         let state = CommandState::new(pool.clone(), Edge::new(pool, settings.edge), signal);

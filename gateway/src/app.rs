@@ -5,14 +5,18 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use audit::access::{AccessLogger, DEFAULT_CAPACITY};
 use axum::routing::{any, get};
 use axum::Router;
 use command_service::{CommandState, CommitSignal};
 use http_edge::Edge;
-use sqlx::postgres::PgPoolOptions;
+use projections::{ProjectorRuntime, ProjectorSettings};
+use query_service::{QuerySettings, QueryState};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 
@@ -24,7 +28,7 @@ use crate::settings::GatewaySettings;
 /// Where the API is served from.
 pub enum Backend {
     /// In this process (the default, single-machine mode).
-    Local(CommandState),
+    Local(CommandState, QueryState),
     /// Forwarded to separately running services (split mode).
     Split(Upstreams),
 }
@@ -40,7 +44,8 @@ pub fn router(backend: Backend, pool: PgPool, web_dir: &Path, body_limit: usize)
         .with_state(pool);
     let spa = ServeDir::new(web_dir).not_found_service(ServeFile::new(web_dir.join("index.html")));
     let api = match backend {
-        Backend::Local(commands) => command_service::routes(commands)
+        Backend::Local(commands, queries) => command_service::routes(commands)
+            .merge(query_service::routes(queries))
             .route("/api/{*rest}", any(http_edge::routes::not_found)),
         Backend::Split(upstreams) => Router::new()
             .route("/api/{*rest}", any(forward))
@@ -59,6 +64,10 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     grace: Duration,
+    /// The in-process projector (single-machine mode) and its stop signal.
+    projector: Option<(JoinHandle<()>, CancellationToken)>,
+    /// The access log's writer: it flushes and ends once the router is dropped.
+    access_writer: Option<JoinHandle<()>>,
     /// Woken after every commit; the in-process projector waits on it.
     pub commits: Arc<Notify>,
     pub pool: PgPool,
@@ -67,24 +76,39 @@ pub struct Application {
 impl Application {
     /// Connects, applies migrations and binds the listener.
     pub async fn build(settings: GatewaySettings) -> anyhow::Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.pool_max)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(settings.database_url.expose())
-            .await?;
+        let pool = http_edge::connect_pool(&settings.database_url, settings.pool_max).await?;
         migrations::MIGRATOR.run(&pool).await?;
         let commits = Arc::new(Notify::new());
+        let mut projector = None;
+        let mut access_writer = None;
         let backend = match &settings.upstreams {
             Some((commands, queries)) => Backend::Split(Upstreams::new(
                 commands,
                 queries,
                 settings.edge.trusted_proxies.clone(),
             )?),
-            None => Backend::Local(CommandState::new(
-                pool.clone(),
-                Edge::new(pool.clone(), settings.edge.clone()),
-                CommitSignal::in_process(commits.clone()),
-            )),
+            None => {
+                // One edge for both sides, so the per-IP limit counts every request once.
+                let edge = Edge::new(pool.clone(), settings.edge.clone());
+                let runtime = ProjectorRuntime::new(pool.clone(), ProjectorSettings::from_env()?)
+                    .with_wakeup(commits.clone());
+                let (logger, writer) = AccessLogger::spawn(pool.clone(), DEFAULT_CAPACITY);
+                access_writer = Some(writer);
+                let queries = QueryState::from_settings(
+                    &QuerySettings::from_env()?,
+                    edge.clone(),
+                    Some(runtime.progress()),
+                )?
+                .with_access_log(logger);
+                let stop = CancellationToken::new();
+                projector = Some((runtime.spawn(stop.clone()), stop));
+                let commands = CommandState::new(
+                    pool.clone(),
+                    edge,
+                    CommitSignal::in_process(commits.clone()),
+                );
+                Backend::Local(commands, queries)
+            }
         };
         let router = router(
             backend,
@@ -97,6 +121,8 @@ impl Application {
             listener,
             router,
             grace: settings.shutdown_grace,
+            projector,
+            access_writer,
             commits,
             pool,
         })
@@ -127,7 +153,7 @@ impl Application {
             shutdown.await;
             let _ = stopping_tx.send(());
         });
-        tokio::select! {
+        let served = tokio::select! {
             result = serve => result,
             () = async move {
                 let _ = stopping_rx.await;
@@ -136,6 +162,22 @@ impl Application {
                 tracing::warn!("grace period over, dropping remaining connections");
                 Ok(())
             }
+        };
+        // Serving has ended and the router (every logger with it) is dropped: the writer
+        // flushes what is buffered and ends.
+        if let Some(writer) = self.access_writer {
+            if tokio::time::timeout(Duration::from_secs(10), writer)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the access log did not flush within 10 s");
+            }
         }
+        if let Some((task, stop)) = self.projector {
+            // The projector stops between batches: a batch commits whole or not at all.
+            stop.cancel();
+            let _ = task.await;
+        }
+        served
     }
 }

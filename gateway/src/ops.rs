@@ -78,10 +78,22 @@ pub async fn readyz(State(pool): State<PgPool>) -> Response {
 
 /// `GET /api/openapi.json`: both APIs as OpenAPI 3.1.
 pub async fn openapi_json() -> Response {
+    Json(openapi()).into_response()
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(http_edge::routes::me, http_edge::routes::csrf_token))]
+struct SessionReads;
+
+/// Both APIs and the session endpoints as one OpenAPI 3.1 document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
     let mut doc = command_service::openapi();
+    doc.merge(query_service::openapi());
+    doc.merge(SessionReads::openapi());
     doc.info.title = "Healing Space messaging API".into();
     doc.info.version = env!("CARGO_PKG_VERSION").into();
     doc.info.description =
-        Some("The contract of spec/API.md: commands, queries, sessions and administration.".into());
-    Json(doc).into_response()
+        Some("The contract of docs/API.md: commands, queries, sessions and administration.".into());
+    doc
 }

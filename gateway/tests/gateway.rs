@@ -17,13 +17,22 @@ fn web_dir() -> std::path::PathBuf {
 }
 
 fn router(pool: PgPool) -> axum::Router {
+    let edge = http_edge::Edge::new(pool.clone(), http_edge::EdgeSettings::default());
     let commands = command_service::CommandState::new(
         pool.clone(),
-        http_edge::Edge::new(pool.clone(), http_edge::EdgeSettings::default()),
+        edge.clone(),
         command_service::CommitSignal::default(),
     );
+    let config = query_service::pg_config_from_sqlx(&pool.connect_options());
+    let queries = query_service::QueryState::new(
+        edge,
+        query_service::read_pool(config.clone(), 4).expect("read pool"),
+        query_service::ProgressTracker::start(config, None),
+        query_service::CursorKey::random(),
+        Duration::from_secs(5),
+    );
     gateway::router(
-        gateway::Backend::Local(commands),
+        gateway::Backend::Local(commands, queries),
         pool,
         &web_dir(),
         64 * 1024,
@@ -108,7 +117,7 @@ async fn unknown_api_paths_are_json_404s(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
-async fn the_openapi_document_describes_the_commands(pool: PgPool) {
+async fn the_openapi_document_describes_both_apis(pool: PgPool) {
     let (status, _, body) = get(&router(pool), "/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
@@ -127,6 +136,15 @@ async fn the_openapi_document_describes_the_commands(pool: PgPool) {
         "/api/admin/patient-approvals",
         "/api/auth/login",
         "/api/auth/logout",
+        "/api/auth/me",
+        "/api/csrf-token",
+        "/api/messages/inbox",
+        "/api/messages/sent",
+        "/api/messages/conversation/{user}",
+        "/api/messages/search",
+        "/api/messages/unread-count",
+        "/api/clinician/patients",
+        "/api/admin/messages/deleted",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
@@ -162,6 +180,35 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
 }
 
 struct Running(Child);
+
+/// Starts `program` on the database `url`, output discarded; killed when dropped.
+fn spawn(program: &std::path::Path, args: &[&str], url: &str, env: &[(&str, String)]) -> Running {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env("DATABASE_URL", url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Running(command.spawn().expect("process starts"))
+}
+
+/// The real gateway binary on `port`, serving the SPA of this checkout.
+fn spawn_gateway(url: &str, port: u16, env: &[(&str, String)]) -> Running {
+    let mut all = vec![
+        ("PORT", port.to_string()),
+        ("WEB_DIR", web_dir().display().to_string()),
+    ];
+    all.extend_from_slice(env);
+    spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_gateway")),
+        &[],
+        url,
+        &all,
+    )
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -281,24 +328,11 @@ async fn the_gateway_binary_migrates_serves_and_stops_gracefully_on_sigterm(
 ) {
     let url = database_url(&options);
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .env("DATABASE_URL", &url)
-        .env("PORT", port.to_string())
-        .env("WEB_DIR", web_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("gateway starts");
-    let mut gateway = Running(child);
-    let mut ready = None;
-    for _ in 0..100 {
-        if let Some(answer) = http_get(port, "/readyz").await {
-            ready = Some(answer);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ready = ready.expect("the gateway answered");
+    let mut gateway = spawn_gateway(&url, port, &[]);
+    wait_until_up(port, "/readyz").await;
+    let ready = http_get(port, "/readyz")
+        .await
+        .expect("the gateway answered");
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     let pid = gateway.0.id().to_string();
     assert!(Command::new("kill")
@@ -413,4 +447,205 @@ async fn readiness_fails_while_projections_lag_beyond_the_bound(pool: PgPool) {
     assert!(lagging.database && lagging.migrations);
     assert!(!lagging.projections, "one event, no checkpoint, bound 0");
     assert!(gateway::readiness(&pool, 10).await.ready());
+}
+
+#[sqlx::test]
+async fn the_gateway_binary_serves_a_send_and_its_projection_to_the_recipient(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let url = database_url(&options);
+    assert!(hs_admin(&url, &["migrate"]).status.success());
+    assert!(hs_admin(&url, &["seed-demo"]).status.success());
+    let port = free_port();
+    let _gateway = spawn_gateway(&url, port, &[]);
+    wait_until_up(port, "/readyz").await;
+    let client = Client::new(port);
+    let alice = client.login("alice").await;
+    let bob = client.login("bob").await;
+    let (status, headers, body) = client
+        .request(
+            "POST",
+            "/api/messages/send",
+            Some(&alice),
+            Some(r#"{"recipient":"bob","subject":"Walk","content":"The river walk helped"}"#),
+            None,
+        )
+        .await;
+    assert!(status.starts_with("HTTP/1.1 201"), "{status} {body}");
+    let token = header(&headers, "x-consistency-token").expect("token");
+    // Bob reads with alice's token: read-your-writes across users once projected.
+    let (status, _, body) = client
+        .request("GET", "/api/messages/inbox", Some(&bob), None, Some(&token))
+        .await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status} {body}");
+    let inbox: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(inbox["conversations"][0]["with"], "alice", "{body}");
+    assert_eq!(inbox["total_unread"], 1, "{body}");
+}
+
+struct Client {
+    port: u16,
+}
+
+struct Login {
+    cookie: String,
+    csrf: String,
+}
+
+fn header(headers: &str, name: &str) -> Option<String> {
+    headers.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
+    })
+}
+
+impl Client {
+    fn new(port: u16) -> Self {
+        Self { port }
+    }
+
+    /// One HTTP/1.1 request; returns (status line, header block, body).
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        session: Option<&Login>,
+        body: Option<&str>,
+        consistency: Option<&str>,
+    ) -> (String, String, String) {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect");
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        if let Some(login) = session {
+            request.push_str(&format!(
+                "Cookie: {}\r\nX-CSRF-Token: {}\r\n",
+                login.cookie, login.csrf
+            ));
+        }
+        if let Some(token) = consistency {
+            request.push_str(&format!("X-Consistency-Token: {token}\r\n"));
+        }
+        let body = body.unwrap_or("");
+        if !body.is_empty() {
+            request.push_str("Content-Type: application/json\r\n");
+        }
+        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+        (status.to_owned(), headers.to_owned(), body.to_owned())
+    }
+
+    async fn login(&self, username: &str) -> Login {
+        let body = format!(r#"{{"username":"{username}","password":"healing-demo"}}"#);
+        let (status, headers, body) = self
+            .request("POST", "/api/auth/login", None, Some(&body), None)
+            .await;
+        assert!(status.starts_with("HTTP/1.1 200"), "{status} {body}");
+        let cookie = header(&headers, "set-cookie")
+            .and_then(|c| c.split(';').next().map(str::to_owned))
+            .expect("cookie");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+        Login {
+            cookie,
+            csrf: json["csrf_token"].as_str().expect("csrf").to_owned(),
+        }
+    }
+}
+
+/// A binary of another workspace package, built beside this package's (deploy/test.sh builds
+/// every binary first).
+fn sibling_binary(name: &str) -> std::path::PathBuf {
+    let gateway = std::path::Path::new(env!("CARGO_BIN_EXE_gateway"));
+    let path = gateway.with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (deploy/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+async fn wait_until_up(port: u16, path: &str) {
+    for _ in 0..150 {
+        if http_get(port, path).await.is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nothing answered on port {port}");
+}
+
+#[sqlx::test]
+async fn split_mode_runs_gateway_services_and_projector_as_four_processes(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let url = database_url(&options);
+    assert!(hs_admin(&url, &["migrate"]).status.success());
+    assert!(hs_admin(&url, &["seed-demo"]).status.success());
+    let (commands, queries, public) = (free_port(), free_port(), free_port());
+    let trusted = ("TRUSTED_PROXIES", "127.0.0.1".to_owned());
+    let _commands = spawn(
+        &sibling_binary("command-service"),
+        &[],
+        &url,
+        &[
+            trusted.clone(),
+            ("COMMAND_ADDR", format!("127.0.0.1:{commands}")),
+        ],
+    );
+    let _queries = spawn(
+        &sibling_binary("query-service"),
+        &[],
+        &url,
+        &[trusted.clone(), ("QUERY_PORT", queries.to_string())],
+    );
+    let _projector = spawn(&sibling_binary("projector"), &["run"], &url, &[]);
+    let _gateway = spawn_gateway(
+        &url,
+        public,
+        &[
+            ("COMMAND_UPSTREAM", format!("http://127.0.0.1:{commands}")),
+            ("QUERY_UPSTREAM", format!("http://127.0.0.1:{queries}")),
+        ],
+    );
+    for port in [commands, queries, public] {
+        wait_until_up(port, "/api/auth/me").await;
+    }
+    let client = Client::new(public);
+    let alice = client.login("alice").await;
+    let bob = client.login("bob").await;
+    let (status, headers, body) = client
+        .request(
+            "POST",
+            "/api/messages/send",
+            Some(&alice),
+            Some(r#"{"recipient":"bob","content":"through four processes"}"#),
+            None,
+        )
+        .await;
+    assert!(status.starts_with("HTTP/1.1 201"), "{status} {body}");
+    let token = header(&headers, "x-consistency-token").expect("token");
+    let request_id = header(&headers, "x-request-id").expect("request id");
+    let (status, _, body) = client
+        .request("GET", "/api/messages/inbox", Some(&bob), None, Some(&token))
+        .await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status} {body}");
+    let inbox: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(inbox["conversations"][0]["with"], "alice", "{body}");
+    // The command service saw the gateway's request id and the client's address.
+    let pool = PgPool::connect(&url).await.expect("connect");
+    let metadata: serde_json::Value = sqlx::query_scalar("SELECT metadata FROM events")
+        .fetch_one(&pool)
+        .await
+        .expect("event");
+    assert_eq!(metadata["request_id"], request_id.as_str());
+    assert_eq!(metadata["client_ip"], "127.0.0.1");
 }

@@ -1,8 +1,6 @@
 //! The `Caller` extractor: session (401), then CSRF on state-changing verbs (403), then the
 //! per-IP rate limit (429), in the order `API.md` prescribes, before any body is read.
 
-use std::time::Instant;
-
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
@@ -11,7 +9,6 @@ use subtle::ConstantTimeEq;
 
 use crate::client::ClientInfo;
 use crate::error::ApiError;
-use crate::rate_limit::retry_after_secs;
 use crate::sessions::COOKIE_NAME;
 use crate::Edge;
 
@@ -75,12 +72,7 @@ where
             Ok(client) => client,
             Err(never) => match never {},
         };
-        edge.limiter
-            .per_ip
-            .take(&client.ip, Instant::now())
-            .map_err(|wait| ApiError::RateLimited {
-                retry_after_secs: retry_after_secs(wait),
-            })?;
+        edge.take_ip(client.ip)?;
         tracing::Span::current().record("user", session.username.as_str());
         let caller = Caller {
             username: session.username,
@@ -108,13 +100,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        Edge::from_ref(state)
-            .limiter
-            .per_user
-            .take(&caller.username, Instant::now())
-            .map_err(|wait| ApiError::RateLimited {
-                retry_after_secs: retry_after_secs(wait),
-            })?;
+        Edge::from_ref(state).take_user(&caller.username)?;
         Ok(MessageQuota(caller))
     }
 }

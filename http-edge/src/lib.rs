@@ -33,7 +33,7 @@ pub use shutdown::shutdown_signal;
 
 use std::sync::Arc;
 
-use rate_limit::RateLimiter;
+use rate_limit::{retry_after_secs, RateLimiter};
 use sessions::SessionStore;
 
 /// The edge's share of a service's state (extract it with `FromRef`).
@@ -45,6 +45,20 @@ pub struct Edge {
 }
 
 impl Edge {
+    /// Takes a token from the client IP's bucket (429 with `Retry-After` when empty).
+    pub fn take_ip(&self, ip: std::net::IpAddr) -> Result<(), ApiError> {
+        limited(self.limiter.per_ip.take(&ip, std::time::Instant::now()))
+    }
+
+    /// Takes a token from the user's bucket of message-creating commands.
+    pub fn take_user(&self, username: &str) -> Result<(), ApiError> {
+        limited(
+            self.limiter
+                .per_user
+                .take(&username.to_owned(), std::time::Instant::now()),
+        )
+    }
+
     /// The edge over `pool` (for the `sessions` and `users` tables).
     pub fn new(pool: sqlx::PgPool, settings: EdgeSettings) -> Self {
         let limiter = Arc::new(RateLimiter::new(settings.rate.clone()));
@@ -54,4 +68,20 @@ impl Edge {
             limiter,
         }
     }
+}
+
+fn limited(taken: Result<(), std::time::Duration>) -> Result<(), ApiError> {
+    taken.map_err(|wait| ApiError::RateLimited {
+        retry_after_secs: retry_after_secs(wait),
+    })
+}
+
+/// A PostgreSQL pool of at most `max` connections that gives up acquiring after 5 s (the
+/// request then answers 503 rather than hanging).
+pub async fn connect_pool(url: &DatabaseUrl, max: u32) -> Result<sqlx::PgPool, sqlx::Error> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(url.expose())
+        .await
 }

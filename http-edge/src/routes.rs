@@ -1,7 +1,5 @@
 //! Session endpoints and the layers every service router gets.
 
-use std::time::Instant;
-
 use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +14,6 @@ use crate::auth::Caller;
 use crate::client::{request_id_layer, ClientInfo};
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::rate_limit::retry_after_secs;
 use crate::sessions::COOKIE_NAME;
 use crate::Edge;
 
@@ -59,12 +56,7 @@ pub async fn login(
     client: ClientInfo,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
-    edge.limiter
-        .per_ip
-        .take(&client.ip, Instant::now())
-        .map_err(|wait| ApiError::RateLimited {
-            retry_after_secs: retry_after_secs(wait),
-        })?;
+    edge.take_ip(client.ip)?;
     let pool = edge.sessions.pool().clone();
     let user = accounts::authenticate(&pool, &body.username, &body.password)
         .await?

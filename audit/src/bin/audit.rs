@@ -1,5 +1,9 @@
 //! `audit`: the auditors' command line — verify the chain, print its head, export a patient's
 //! records. Reads `DATABASE_URL`. See `docs/audit.md`.
+//!
+//! Exit codes: 0 success (for `verify`: the trail is intact), 1 `verify` found tampering, 2 the
+//! command could not run (bad arguments, database unreachable, ...), so that a scheduled check
+//! can tell an alarm from an outage.
 
 use std::io::BufWriter;
 use std::process::ExitCode;
@@ -79,9 +83,22 @@ fn bar(length: u64) -> ProgressBar {
     bar
 }
 
+/// Exit code when the command could not run.
+const FAILED: u8 = 2;
+
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("audit: {err:#}");
+            ExitCode::from(FAILED)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let pool = PgPool::connect(&cli.database_url)
         .await
         .context("cannot connect to the database")?;
@@ -132,12 +149,12 @@ async fn main() -> anyhow::Result<ExitCode> {
                     .as_deref()
                     .map(parse_time)
                     .transpose()?
-                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                    .unwrap_or_else(audit::export::earliest),
                 to: to
                     .as_deref()
                     .map(parse_time)
                     .transpose()?
-                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                    .unwrap_or_else(audit::export::latest),
                 format,
             };
             let total = audit::export::count(&pool, &request).await?;

@@ -1,0 +1,202 @@
+//! The `audit` binary against a real database: `verify` exits 0 on a clean log and 1 with the
+//! position after tampering, `head` prints an anchor `verify --anchor` accepts, and `export`
+//! writes a patient's entries as CSV or JSON lines, without message content.
+
+mod support;
+
+use std::process::Output;
+
+use audit::access::{insert, AccessEntry};
+use chrono::Utc;
+use projections::Projection;
+use serde_json::Value;
+use sqlx::PgPool;
+use support::{catch_up, database_url, positions, small_history, Commands, Result};
+use tokio::process::Command;
+
+async fn audit_cli(pool: &PgPool, args: &[&str]) -> Result<Output> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(args)
+        .env("DATABASE_URL", database_url(pool))
+        .output()
+        .await?)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn projected_history(pool: &PgPool) -> Result<Vec<String>> {
+    let commands = Commands::new(pool.clone()).await?;
+    let ids = small_history(&commands).await?;
+    catch_up(pool, Projection::AuditLog).await?;
+    Ok(ids)
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn verify_exits_0_on_a_clean_log_and_1_with_the_position_after_tampering(
+    pool: PgPool,
+) -> Result<()> {
+    projected_history(&pool).await?;
+    let clean = audit_cli(&pool, &["verify"]).await?;
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    let events = positions(&pool).await?;
+    assert!(
+        stdout(&clean).contains(&format!("ok: {} entries verified", events.len())),
+        "{}",
+        stdout(&clean)
+    );
+
+    let head = audit_cli(&pool, &["head"]).await?;
+    assert_eq!(head.status.code(), Some(0));
+    let anchor = stdout(&head)
+        .lines()
+        .find_map(|line| line.strip_prefix("anchor: ").map(str::to_owned))
+        .ok_or_else(|| anyhow::anyhow!("no anchor in {}", stdout(&head)))?;
+    let anchored = audit_cli(&pool, &["verify", "--anchor", &anchor]).await?;
+    assert_eq!(anchored.status.code(), Some(0), "{}", stdout(&anchored));
+    let bad_anchor = audit_cli(&pool, &["verify", "--anchor", "nonsense"]).await?;
+    assert_eq!(
+        bad_anchor.status.code(),
+        Some(2),
+        "could not run is not tampered"
+    );
+
+    let target = events[2];
+    let mut tx = pool.begin().await?;
+    sqlx::query("ALTER TABLE events DISABLE TRIGGER events_append_only")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM events WHERE global_position = $1")
+        .bind(target)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let tampered = audit_cli(&pool, &["verify"]).await?;
+    assert_eq!(tampered.status.code(), Some(1), "{}", stdout(&tampered));
+    assert!(
+        stdout(&tampered).contains(&format!("TAMPERED: position {target}:")),
+        "{}",
+        stdout(&tampered)
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn export_writes_the_patients_entries_as_csv_and_json_lines(pool: PgPool) -> Result<()> {
+    let ids = projected_history(&pool).await?;
+    let read = AccessEntry {
+        occurred_at: Utc::now(),
+        actor: "bob".into(),
+        role: "patient".into(),
+        action: "conversation_viewed",
+        counterpart: Some("alice".into()),
+        message_ids: vec![ids[0].parse()?],
+        query_length: None,
+        result_count: 1,
+        request_id: Some("q-1".into()),
+        client_ip: Some("203.0.113.7".into()),
+        user_agent: None,
+    };
+    let unrelated = AccessEntry {
+        actor: "dr_dave".into(),
+        counterpart: Some("dr_carol".into()),
+        ..read.clone()
+    };
+    insert(&pool, &[read, unrelated]).await?;
+    let events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE actor = 'alice' OR 'alice' = ANY (participants)",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert!(events > 5);
+
+    let dir = std::env::temp_dir().join(format!("audit-export-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let jsonl = dir.join("alice.jsonl");
+    let csv = dir.join("alice.csv");
+    for (format, path) in [("jsonl", &jsonl), ("csv", &csv)] {
+        let output = audit_cli(
+            &pool,
+            &[
+                "export",
+                "--patient",
+                "alice",
+                "--from",
+                "2000-01-01",
+                "--to",
+                "2999-01-01T00:00:00Z",
+                "--format",
+                format,
+                "--output",
+                &path.to_string_lossy(),
+            ],
+        )
+        .await?;
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    let lines: Vec<Value> = std::fs::read_to_string(&jsonl)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<std::result::Result<_, _>>()?;
+    assert_eq!(lines.len() as i64, events + 1);
+    assert!(lines[..events as usize]
+        .iter()
+        .all(|l| l["kind"] == "event" && l["position"].is_i64()));
+    assert_eq!(lines[0]["action"], "message_sent");
+    assert_eq!(lines[0]["actor"], "alice");
+    assert_eq!(lines[0]["message_id"], ids[0].as_str());
+    let last = &lines[events as usize];
+    assert_eq!(
+        (&last["kind"], &last["actor"], &last["action"]),
+        (
+            &Value::from("access"),
+            &Value::from("bob"),
+            &Value::from("conversation_viewed")
+        )
+    );
+
+    let csv_text = std::fs::read_to_string(&csv)?;
+    let rows: Vec<&str> = csv_text.lines().collect();
+    assert_eq!(
+        rows[0],
+        "kind,position,occurred_at,actor,action,message_id,counterpart,request_id,client_ip,user_agent,details"
+    );
+    assert_eq!(rows.len() as i64, events + 2, "header, events, one read");
+    assert!(rows[1].starts_with("event,") && rows[1].contains(",alice,message_sent,"));
+    assert!(rows.iter().any(|r| r.starts_with("access,")));
+    for text in [&csv_text, &std::fs::read_to_string(&jsonl)?] {
+        assert!(!text.contains("note "), "message content in the export");
+        assert!(
+            !text.contains("dr_dave"),
+            "another user's reads in the export"
+        );
+    }
+
+    let window = audit_cli(
+        &pool,
+        &["export", "--patient", "alice", "--to", "2000-01-01"],
+    )
+    .await?;
+    assert_eq!(
+        window.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&window.stderr)
+    );
+    assert!(
+        stdout(&window).is_empty(),
+        "nothing before the window's end"
+    );
+    let unbounded = audit_cli(&pool, &["export", "--patient", "alice"]).await?;
+    assert_eq!(unbounded.status.code(), Some(0));
+    assert_eq!(stdout(&unbounded).lines().count() as i64, events + 1);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! `GET /api/clinician/patients`: a clinician's approved patients with their message state.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use events::Role;
+use http_edge::{ApiError, ApiJson, Caller};
+use projections::Projection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::access::Read;
+use crate::db::{col, db_error};
+use crate::sql;
+use crate::state::QueryState;
+
+/// `GET /api/clinician/patients` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PatientsResponse {
+    pub patients: Vec<PatientSummary>,
+}
+
+/// One approved patient.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PatientSummary {
+    pub username: String,
+    pub display_name: String,
+    /// Unread messages from this patient to the clinician.
+    pub unread_count: i64,
+    /// The newest message between them that the clinician can see.
+    pub last_message_at: Option<DateTime<Utc>>,
+}
+
+/// The calling clinician's approved patients, by username.
+#[utoipa::path(get, path = "/api/clinician/patients", tag = "queries",
+    params(("X-Consistency-Token" = Option<String>, Header,
+        description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
+    responses((status = 200, body = PatientsResponse), (status = 401, body = http_edge::ErrorBody),
+        (status = 403, body = http_edge::ErrorBody), (status = 503, body = http_edge::ErrorBody)))]
+pub async fn get_patients(
+    State(state): State<QueryState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<ApiJson<PatientsResponse>, ApiError> {
+    if caller.role != Role::Clinician {
+        return Err(ApiError::Forbidden("only clinicians have patients".into()));
+    }
+    state.consistent(&headers, &[Projection::Mailbox]).await?;
+    let client = state.reads().await?;
+    let statement = client
+        .prepare_cached(sql::PATIENTS)
+        .await
+        .map_err(db_error)?;
+    let rows = client
+        .query(&statement, &[&caller.username])
+        .await
+        .map_err(db_error)?;
+    let patients = rows
+        .iter()
+        .map(|row| {
+            Ok(PatientSummary {
+                username: col(row, 0)?,
+                display_name: col(row, 1)?,
+                unread_count: i64::from(col::<i32>(row, 2)?),
+                last_message_at: col(row, 3)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    state.record_read(
+        &caller,
+        Read {
+            result_count: patients.len(),
+            ..Read::of("patients_listed", Vec::new())
+        },
+    );
+    Ok(ApiJson(PatientsResponse { patients }))
+}

@@ -1,0 +1,31 @@
+//! The query half of the OpenAPI document (the gateway merges it with the command half).
+
+use utoipa::OpenApi;
+
+use crate::handlers::{
+    access_log, admin, audit_log, clinician, conversation, inbox, search, sent, unread,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        inbox::get_inbox,
+        sent::get_sent,
+        conversation::get_conversation,
+        search::search_messages,
+        unread::get_unread_count,
+        clinician::get_patients,
+        admin::get_deleted_messages,
+        audit_log::get_audit_log,
+        access_log::get_access_log,
+    ),
+    components(schemas(http_edge::ErrorBody, http_edge::ErrorDetail)),
+    tags((name = "queries", description = "Reads over the read models; \
+        eventually consistent unless X-Consistency-Token is sent"))
+)]
+struct QueryApi;
+
+/// The OpenAPI description of the query endpoints.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    QueryApi::openapi()
+}

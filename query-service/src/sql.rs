@@ -1,0 +1,101 @@
+//! Every statement the query API runs, in one place so that tests can `EXPLAIN` each of them.
+//! Each filters by the caller (`$1`) in SQL and pages by keyset: the first page passes a
+//! position after everything (`FIRST_PAGE_AT`, `Uuid::max()`), so one plan serves every page.
+//! The auditors' statements, which read everyone's trail, are in [`audit`].
+
+pub mod audit;
+
+/// Conversations of `$1`, newest activity first, after (`$2` time, `$3` counterpart); `$4` rows.
+pub const INBOX: &str = "
+SELECT c.counterpart, u.role, u.display_name, c.unread_count, c.last_activity_at,
+       m.message_id, m.direction, m.subject, left(m.content, 100), m.sent_at
+FROM conversations c
+JOIN mailbox m ON m.owner = c.owner AND m.message_id = c.last_message_id
+LEFT JOIN users u ON u.username = c.counterpart
+WHERE c.owner = $1 AND (c.last_activity_at, c.counterpart) < ($2, $3)
+ORDER BY c.last_activity_at DESC, c.counterpart DESC
+LIMIT $4";
+
+/// Unread, visible, received messages of `$1` (kept by the projector).
+pub const UNREAD: &str = "
+SELECT coalesce((SELECT unread FROM unread_counters WHERE owner = $1), 0)";
+
+/// Visible messages `$1` sent, newest first, after (`$2` time, `$3` id); `$4` rows.
+pub const SENT: &str = "
+SELECT message_id, counterpart, subject, content, parent_message_id, sent_at, read_at
+FROM mailbox
+WHERE owner = $1 AND direction = 'sent' AND NOT deleted
+  AND (sent_at, message_id) < ($2, $3)
+ORDER BY sent_at DESC, message_id DESC
+LIMIT $4";
+
+/// The user a conversation is with (`$1`).
+pub const USER: &str = "SELECT username FROM users WHERE username = $1";
+
+/// Visible messages between `$1` and `$2`, newest first, after (`$3`, `$4`); `$5` rows.
+pub const CONVERSATION: &str = "
+SELECT message_id, direction, subject, content, parent_message_id, sent_at, read_at
+FROM mailbox
+WHERE owner = $1 AND counterpart = $2 AND NOT deleted
+  AND (sent_at, message_id) < ($3, $4)
+ORDER BY sent_at DESC, message_id DESC
+LIMIT $5";
+
+/// Visible messages of `$1` matching every word of `$2` as a prefix (stemmed by the `english`
+/// configuration; the query is built from the lexemes, never by parsing user text), best rank
+/// then newest first, after (`$3` rank, `$4` time, `$5` id); `$6` rows. Snippets are made for
+/// the page only, with the highlights marked by control characters 1 and 2 (removed from the
+/// text first) for the handler to turn into `<mark>` after HTML-escaping.
+pub const SEARCH: &str = r"
+WITH q AS (
+    SELECT string_agg(
+               '''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || ''':*', ' & '
+           )::tsquery AS query
+    FROM unnest(to_tsvector('english', $2::text))
+),
+page AS (
+    SELECT m.message_id, m.direction, m.counterpart, m.subject, m.content, m.sent_at,
+           ts_rank(m.search, q.query) AS rank
+    FROM q JOIN mailbox m ON m.search @@ q.query
+    WHERE m.owner = $1 AND NOT m.deleted
+      AND (ts_rank(m.search, q.query), m.sent_at, m.message_id) < ($3::real, $4, $5)
+    ORDER BY rank DESC, m.sent_at DESC, m.message_id DESC
+    LIMIT $6
+)
+SELECT page.message_id, page.direction, page.counterpart, page.subject, page.sent_at,
+       page.rank,
+       ts_headline('english', translate(page.content, chr(1) || chr(2), ''), q.query,
+                   'StartSel=' || chr(1) || ', StopSel=' || chr(2)
+                   || ', MaxWords=30, MinWords=12, MaxFragments=2')
+FROM page, q
+ORDER BY page.rank DESC, page.sent_at DESC, page.message_id DESC";
+
+/// Approved patients of clinician `$1` with their unread count and last message time.
+pub const PATIENTS: &str = "
+SELECT a.patient,
+       coalesce((SELECT u.display_name FROM users u WHERE u.username = a.patient), a.patient),
+       coalesce(c.unread_count, 0), c.last_activity_at
+FROM patient_approvals a
+LEFT JOIN conversations c ON c.owner = a.clinician AND c.counterpart = a.patient
+WHERE a.clinician = $1 AND a.status = 'approved'
+ORDER BY a.patient";
+
+/// Hidden messages, most recently hidden first, after (`$1` time, `$2` id); `$3` rows.
+pub const DELETED: &str = "
+SELECT id, sender_username, recipient_username, subject, sent_at, deleted_at
+FROM messages
+WHERE deleted_at IS NOT NULL AND (deleted_at, id) < ($1, $2)
+ORDER BY deleted_at DESC, id DESC
+LIMIT $3";
+
+/// Every statement, by name.
+pub const ALL: &[(&str, &str)] = &[
+    ("inbox", INBOX),
+    ("unread", UNREAD),
+    ("sent", SENT),
+    ("user", USER),
+    ("conversation", CONVERSATION),
+    ("search", SEARCH),
+    ("patients", PATIENTS),
+    ("deleted", DELETED),
+];

@@ -1,0 +1,129 @@
+//! The query service's state: the edge (sessions, limits), the read pool, the cursor key, the
+//! progress watch for consistency waits and, when configured, the access logger.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use audit::access::AccessLogger;
+use axum::extract::FromRef;
+use axum::http::HeaderMap;
+use deadpool_postgres::{Object, Pool};
+use http_edge::{ApiError, Edge};
+use projections::{Checkpoints, Projection};
+use tokio::sync::watch;
+
+use crate::consistency::{requested_position, wait_for};
+use crate::cursor::CursorKey;
+use crate::db::{pg_config, pool_error, read_pool};
+use crate::error::QueryError;
+use crate::progress::ProgressTracker;
+use crate::settings::QuerySettings;
+
+/// Shared by every query handler (cheap to clone).
+#[derive(Clone)]
+pub struct QueryState {
+    edge: Edge,
+    inner: Arc<Inner>,
+    /// Records who read what (see [`QueryState::with_access_log`]); `None` records nothing.
+    access: Option<AccessLogger>,
+}
+
+struct Inner {
+    reads: Pool,
+    cursors: CursorKey,
+    progress: ProgressTracker,
+    consistency_wait: Duration,
+}
+
+impl FromRef<QueryState> for Edge {
+    fn from_ref(state: &QueryState) -> Edge {
+        state.edge.clone()
+    }
+}
+
+impl QueryState {
+    /// A state from its parts.
+    pub fn new(
+        edge: Edge,
+        reads: Pool,
+        progress: ProgressTracker,
+        cursors: CursorKey,
+        consistency_wait: Duration,
+    ) -> Self {
+        Self {
+            edge,
+            inner: Arc::new(Inner {
+                reads,
+                cursors,
+                progress,
+                consistency_wait,
+            }),
+            access: None,
+        }
+    }
+
+    /// The same state, recording every answered read through `logger` (off the request path:
+    /// [`AccessLogger::record`] never waits). Without it nothing is recorded.
+    pub fn with_access_log(mut self, logger: AccessLogger) -> Self {
+        self.access = Some(logger);
+        self
+    }
+
+    /// The access logger, if reads are recorded.
+    pub(crate) fn access_log(&self) -> Option<&AccessLogger> {
+        self.access.as_ref()
+    }
+
+    /// A state from settings: the read pool and the progress listener on `DATABASE_URL`, and
+    /// the in-process projector's progress when it runs in this process (the gateway passes
+    /// `Some(runtime.progress())`). Must be called within a tokio runtime.
+    pub fn from_settings(
+        settings: &QuerySettings,
+        edge: Edge,
+        in_process: Option<watch::Receiver<Checkpoints>>,
+    ) -> Result<Self, QueryError> {
+        let config = pg_config(settings.database_url.expose())?;
+        let reads = read_pool(config.clone(), settings.read_pool_size)?;
+        let cursors = match &settings.cursor_secret {
+            Some(secret) => CursorKey::from_secret(secret.as_bytes()),
+            None => CursorKey::random(),
+        };
+        let progress = ProgressTracker::start(config, in_process);
+        Ok(Self::new(
+            edge,
+            reads,
+            progress,
+            cursors,
+            settings.consistency_wait,
+        ))
+    }
+
+    /// A read connection (503 when none is free in time).
+    pub(crate) async fn reads(&self) -> Result<Object, ApiError> {
+        self.inner.reads.get().await.map_err(pool_error)
+    }
+
+    pub(crate) fn cursors(&self) -> &CursorKey {
+        &self.inner.cursors
+    }
+
+    /// Honours the request's `X-Consistency-Token` for the projections the handler reads.
+    pub(crate) async fn consistent(
+        &self,
+        headers: &HeaderMap,
+        projections: &[Projection],
+    ) -> Result<(), ApiError> {
+        match requested_position(headers)? {
+            None => Ok(()),
+            Some(token) => {
+                wait_for(
+                    self.inner.progress.receiver(),
+                    projections,
+                    token,
+                    self.inner.consistency_wait,
+                )
+                .await
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Every statement of the query API, on 120,000 generated messages (240,000 mailbox rows),
+//! is planned as an index scan with no sequential scan, as a custom and as a generic plan.
+
+use query_service::{pg_config_from_sqlx, sql};
+use sqlx::PgPool;
+use tokio_postgres::NoTls;
+
+type Result<T> = anyhow::Result<T>;
+
+const MESSAGES: i64 = 120_000;
+
+/// Fills the read tables straight from `generate_series` (what the projector would write for
+/// that many sends, reads and deletes), then analyzes them.
+async fn generate(pool: &PgPool) -> Result<()> {
+    for statement in [
+        "INSERT INTO users (username, display_name, role, password_hash)
+         SELECT 'u' || i, 'User ' || i,
+                CASE WHEN i % 10 = 0 THEN 'clinician' ELSE 'patient' END, 'x'
+         FROM generate_series(1, 1000) i",
+        "INSERT INTO patient_approvals (clinician, patient, status)
+         SELECT 'u' || (10 * (1 + i % 100)), 'u' || i, 'approved'
+         FROM generate_series(1, 1000) i WHERE i % 10 <> 0",
+        "INSERT INTO messages (id, sender_username, recipient_username, subject, content,
+             is_read, read_at, sent_at, is_deleted_by_sender, is_deleted_by_recipient,
+             deleted_at, created_at, updated_at)
+         SELECT gen_random_uuid(), 'u' || (1 + i % 1000), 'u' || (1 + (7 * i + 13) % 1000),
+                (ARRAY['Budget', 'Sleep', 'Appointment', NULL])[1 + i % 4],
+                'Notes ' || i || ' about the ' ||
+                (ARRAY['budget meeting', 'therapy plan', 'medication', 'sleep diary'])[1 + i % 4],
+                i % 3 = 0, CASE WHEN i % 3 = 0 THEN t + interval '1 hour' END, t,
+                i % 50 = 0, i % 50 = 0, CASE WHEN i % 50 = 0 THEN t + interval '2 hours' END,
+                t, t
+         FROM generate_series(1, 120000) i,
+              LATERAL (SELECT timestamp '2026-01-01' + i * interval '1 minute' AS t) s",
+        "INSERT INTO mailbox (owner, message_id, counterpart, direction, subject, content,
+             parent_message_id, sent_at, read_at, deleted, search)
+         SELECT side.owner, m.id, side.counterpart, side.direction, m.subject, m.content,
+                NULL, m.sent_at AT TIME ZONE 'UTC', m.read_at AT TIME ZONE 'UTC',
+                m.deleted_at IS NOT NULL,
+                setweight(to_tsvector('english', coalesce(m.subject, '')), 'A')
+                || setweight(to_tsvector('english', m.content), 'B')
+         FROM messages m,
+              LATERAL (VALUES (m.sender_username, m.recipient_username, 'sent'),
+                              (m.recipient_username, m.sender_username, 'received'))
+                  AS side (owner, counterpart, direction)",
+        "INSERT INTO conversations (owner, counterpart, last_message_id, last_activity_at,
+             unread_count)
+         SELECT owner, counterpart,
+                (array_agg(message_id ORDER BY sent_at DESC, message_id DESC))[1], max(sent_at),
+                count(*) FILTER (WHERE direction = 'received' AND read_at IS NULL)
+         FROM mailbox WHERE NOT deleted GROUP BY owner, counterpart",
+        "INSERT INTO unread_counters (owner, unread)
+         SELECT owner, count(*) FILTER (WHERE direction = 'received' AND read_at IS NULL)
+         FROM mailbox WHERE NOT deleted GROUP BY owner",
+        "ANALYZE",
+    ] {
+        sqlx::query(statement).execute(pool).await?;
+    }
+    Ok(())
+}
+
+/// The arguments each statement is explained with, as SQL literals: the busiest owner, a
+/// first page and a page deep in the middle.
+fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+    let first = "'9999-12-31 00:00:00+00'";
+    let deep = "'2026-02-15 00:00:00+00'";
+    let max_id = "'ffffffff-ffff-ffff-ffff-ffffffffffff'";
+    vec![
+        ("inbox", sql::INBOX, vec!["'u1'", first, "''", "21"]),
+        ("inbox", sql::INBOX, vec!["'u1'", deep, "'u500'", "21"]),
+        ("unread", sql::UNREAD, vec!["'u1'"]),
+        ("sent", sql::SENT, vec!["'u1'", first, max_id, "21"]),
+        ("sent", sql::SENT, vec!["'u1'", deep, max_id, "21"]),
+        ("user", sql::USER, vec!["'u14'"]),
+        (
+            "conversation",
+            sql::CONVERSATION,
+            vec!["'u1'", "'u14'", first, max_id, "21"],
+        ),
+        (
+            "conversation",
+            sql::CONVERSATION,
+            vec!["'u1'", "'u14'", deep, max_id, "21"],
+        ),
+        (
+            "search",
+            sql::SEARCH,
+            vec!["'u1'", "'budg meet'", "'Infinity'", first, max_id, "21"],
+        ),
+        (
+            "search",
+            sql::SEARCH,
+            vec!["'u1'", "'sleep'", "'0.5'", deep, max_id, "21"],
+        ),
+        ("patients", sql::PATIENTS, vec!["'u10'"]),
+        ("deleted", sql::DELETED, vec![first, max_id, "21"]),
+        (
+            "deleted",
+            sql::DELETED,
+            vec!["'2026-02-15 00:00:00'", max_id, "21"],
+        ),
+    ]
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn every_query_uses_an_index_and_no_sequential_scan_on_100k_messages(
+    pool: PgPool,
+) -> Result<()> {
+    generate(&pool).await?;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(count, MESSAGES);
+    let (client, connection) = pg_config_from_sqlx(&pool.connect_options())
+        .connect(NoTls)
+        .await?;
+    let driver = tokio::spawn(connection);
+    let mut explained = Vec::new();
+    for (n, (name, statement, args)) in cases().into_iter().enumerate() {
+        client
+            .batch_execute(&format!("PREPARE q{n} AS {statement}"))
+            .await?;
+        for mode in ["force_custom_plan", "force_generic_plan"] {
+            client
+                .batch_execute(&format!("SET plan_cache_mode = {mode}"))
+                .await?;
+            let rows = client
+                .query(&format!("EXPLAIN EXECUTE q{n}({})", args.join(", ")), &[])
+                .await?;
+            let plan: Vec<String> = rows
+                .iter()
+                .map(|row| row.try_get::<_, String>(0))
+                .collect::<std::result::Result<_, _>>()?;
+            let plan = plan.join("\n");
+            if std::env::var_os("SHOW_PLANS").is_some() {
+                eprintln!("--- {name} ({mode})\n{plan}");
+            }
+            assert!(
+                !plan.contains("Seq Scan"),
+                "{name} ({mode}) scans sequentially:\n{plan}"
+            );
+            assert!(
+                plan.contains("Index"),
+                "{name} ({mode}) uses no index:\n{plan}"
+            );
+            explained.push(name);
+        }
+    }
+    for (name, _) in sql::ALL {
+        assert!(explained.contains(name), "{name} was not explained");
+    }
+    drop(client);
+    driver.await??;
+    Ok(())
+}
