@@ -232,78 +232,47 @@ async fn hs_admin_migrates_seeds_idempotently_and_manages_users(
     options: PgConnectOptions,
 ) {
     let url = database_url(&options);
-    assert!(hs_admin(&url, &["migrate"]).status.success());
-    for _ in 0..2 {
-        let out = hs_admin(&url, &["seed-demo"]);
+    let succeeds = |args: &[&str]| {
+        let out = hs_admin(&url, args);
         assert!(
             out.status.success(),
-            "{}",
+            "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-    let out = hs_admin(
-        &url,
-        &[
-            "create-user",
-            "--username",
-            "erin",
-            "--role",
-            "patient",
-            "--password-env",
-            "NEW_PASSWORD",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let again = hs_admin(
-        &url,
-        &[
-            "create-user",
-            "--username",
-            "erin",
-            "--role",
-            "patient",
-            "--password-env",
-            "NEW_PASSWORD",
-        ],
-    );
-    assert!(
-        !again.status.success(),
-        "a taken name fails without --if-missing"
-    );
-    let out = hs_admin(
-        &url,
-        &[
-            "set-approval",
-            "--clinician",
-            "dr_dave",
-            "--patient",
-            "erin",
-            "--status",
-            "approved",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bad = hs_admin(
-        &url,
-        &[
-            "set-approval",
-            "--clinician",
-            "erin",
-            "--patient",
-            "bob",
-            "--status",
-            "approved",
-        ],
-    );
-    assert!(!bad.status.success());
+    };
+    let fails = |args: &[&str]| assert!(!hs_admin(&url, args).status.success(), "{args:?}");
+    let create_erin = [
+        "create-user",
+        "--username",
+        "erin",
+        "--role",
+        "patient",
+        "--password-env",
+        "NEW_PASSWORD",
+    ];
+    succeeds(&["migrate"]);
+    succeeds(&["seed-demo"]);
+    succeeds(&["seed-demo"]);
+    succeeds(&create_erin);
+    fails(&create_erin);
+    succeeds(&[
+        "set-approval",
+        "--clinician",
+        "dr_dave",
+        "--patient",
+        "erin",
+        "--status",
+        "approved",
+    ]);
+    fails(&[
+        "set-approval",
+        "--clinician",
+        "erin",
+        "--patient",
+        "bob",
+        "--status",
+        "approved",
+    ]);
 
     let pool = PgPool::connect(&url).await.expect("connect");
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
