@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the benchmark harness (see docs/benchmarks.md): builds the release binaries, then
+# `bench` creates a fresh database on the server, loads generated data, measures the service
+# and raw PostgreSQL, prints the table and writes bench/out/bench-<time>.json. Arguments are
+# passed on to `bench` (e.g. `bench/run.sh --messages 1000000`; `bench/run.sh --help`).
+#
+# Uses DATABASE_URL (a server on this machine where databases may be created) when set;
+# otherwise starts a private PostgreSQL with its data in bench/out/pgdata (port
+# ${HS_BENCH_PG_PORT:-55434}) and stops it at the end.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+# shellcheck source=deploy/lib/postgres.sh
+source deploy/lib/postgres.sh
+
+HS_PG_STOP=""
+cleanup() {
+  if [ -n "$HS_PG_STOP" ]; then eval "$HS_PG_STOP" >/dev/null || true; fi
+}
+trap cleanup EXIT
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  mkdir -p "$root/bench/out"
+  hs_private_postgres "$root/bench/out/pgdata" "${HS_BENCH_PG_PORT:-55434}" postgres
+  echo "private PostgreSQL at ${DATABASE_URL}"
+fi
+
+cargo build --release --locked -p bench -p gateway -p projections --bins
+export HS_BENCH_COMMAND="bench/run.sh${*:+ $*}"
+target/release/bench "$@"

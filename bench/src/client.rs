@@ -1,0 +1,141 @@
+//! One logged-in client of the gateway: its own cookie jar and connection, the session's CSRF
+//! token, and the few calls the benchmark makes. Only ever talks to 127.0.0.1.
+
+use std::time::Duration;
+
+use reqwest::{Client, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{BenchError, BenchResult};
+
+/// Longest a single request may take (it bounds the end of every step).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A logged-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub username: String,
+    base: String,
+    client: Client,
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+struct LoginAnswer {
+    csrf_token: String,
+}
+
+/// The 201 answer of a send.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SendReceipt {
+    pub message_id: uuid::Uuid,
+}
+
+/// An HTTP client for `127.0.0.1:port`, with no proxy and a cookie jar.
+fn http_client() -> BenchResult<Client> {
+    Ok(Client::builder()
+        .cookie_store(true)
+        .no_proxy()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(2)
+        .user_agent("hs-bench")
+        .build()?)
+}
+
+/// `http://127.0.0.1:<port>`.
+pub fn base_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+impl Session {
+    /// Logs in through `POST /api/auth/login`.
+    pub async fn login(port: u16, username: &str, password: &str) -> BenchResult<Self> {
+        let client = http_client()?;
+        let base = base_url(port);
+        let answer = client
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await?;
+        let status = answer.status();
+        if status != StatusCode::OK {
+            let body = answer.text().await.unwrap_or_default();
+            return Err(BenchError::Gateway(format!(
+                "login of {username} answered {status}: {}",
+                prefix(&body)
+            )));
+        }
+        let login: LoginAnswer = answer.json().await?;
+        Ok(Self {
+            username: username.to_owned(),
+            base,
+            client,
+            csrf: login.csrf_token,
+        })
+    }
+
+    /// `POST /api/messages/send`; `Err` describes anything but a 201.
+    pub async fn send(
+        &self,
+        recipient: &str,
+        subject: &str,
+        content: &str,
+    ) -> Result<SendReceipt, String> {
+        let answer = self
+            .client
+            .post(format!("{}/api/messages/send", self.base))
+            .header("X-CSRF-Token", &self.csrf)
+            .json(&json!({ "recipient": recipient, "subject": subject, "content": content }))
+            .send()
+            .await
+            .map_err(|e| format!("send failed: {e}"))?;
+        let status = answer.status();
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|e| format!("send body: {e}"))?;
+        if status != StatusCode::CREATED {
+            return Err(format!(
+                "send answered {status}: {}",
+                prefix(&String::from_utf8_lossy(&body))
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("send answer: {e}"))
+    }
+
+    /// `GET path` (path and query); the status and the whole body.
+    pub async fn get(&self, path: &str) -> Result<(StatusCode, Vec<u8>), String> {
+        let answer = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| format!("GET {path} failed: {e}"))?;
+        let status = answer.status();
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|e| format!("GET {path} body: {e}"))?;
+        Ok((status, body.to_vec()))
+    }
+
+    /// `GET path`, which must answer 200.
+    pub async fn get_ok(&self, path: &str) -> Result<Vec<u8>, String> {
+        let (status, body) = self.get(path).await?;
+        if status == StatusCode::OK {
+            Ok(body)
+        } else {
+            Err(format!(
+                "GET {path} answered {status}: {}",
+                prefix(&String::from_utf8_lossy(&body))
+            ))
+        }
+    }
+}
+
+/// The start of a body, for error messages.
+pub fn prefix(body: &str) -> String {
+    body.chars().take(200).collect()
+}

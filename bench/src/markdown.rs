@@ -1,0 +1,100 @@
+//! The report as a Markdown table, for `docs/benchmarks.md` and the README.
+
+use std::fmt::Write;
+
+use crate::report::{Comparison, Report};
+
+fn cell(value: Option<f64>, digits: usize) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:.digits$}"),
+        _ => "-".into(),
+    }
+}
+
+fn row(out: &mut String, c: &Comparison) {
+    let s = c.service.value.as_ref();
+    let r = c.raw.value.as_ref();
+    let ratio = c.ratio.as_ref();
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        c.figure,
+        c.clients,
+        cell(s.map(|m| m.throughput), 0),
+        cell(s.map(|m| m.p50_ms), 2),
+        cell(s.map(|m| m.p95_ms), 2),
+        cell(s.map(|m| m.p99_ms), 2),
+        cell(r.map(|m| m.throughput), 0),
+        cell(r.map(|m| m.p50_ms), 2),
+        cell(r.map(|m| m.p99_ms), 2),
+        ratio.map_or("-".into(), |x| format!("{:.1}%", x.throughput * 100.0)),
+        ratio.map_or("-".into(), |x| format!("{:.1}x / {:.1}x", x.p50, x.p99)),
+    );
+}
+
+/// The figures of `report` as Markdown: one table of the HTTP steps, then the other figures.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let d = &report.data;
+    let _ = writeln!(
+        out,
+        "Run of {} (`{}`): {} users, {} messages, {} events; {} CPUs, load average {} at \
+         start.\n",
+        report.started_at,
+        report.command,
+        d.users,
+        d.messages,
+        d.events,
+        report.machine.cpus,
+        report.machine.load_average_at_start
+    );
+    out.push_str(
+        "| figure | clients | req/s | p50 ms | p95 ms | p99 ms | raw tx/s | raw p50 ms \
+         | raw p99 ms | throughput vs raw | p50 / p99 vs raw |\n",
+    );
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for c in report.sends.iter().chain(&report.queries) {
+        row(&mut out, c);
+    }
+    out.push('\n');
+    if let Some(r) = &report.replay.value {
+        let raw = report.raw_replay.value.as_ref();
+        let _ =
+            writeln!(
+            out,
+            "- replay (`projector rebuild --all`, {} projections): {:.0} events/s ({} events in \
+             {:.1} s); raw set-based SQL: {}; ratio {}",
+            r.projections,
+            r.events_per_second,
+            r.events,
+            r.seconds,
+            raw.map_or("-".into(), |x| format!("{:.0} events/s", x.events_per_second)),
+            raw.map_or("-".into(), |x| format!(
+                "{:.1}%",
+                r.events_per_second / x.events_per_second * 100.0
+            )),
+        );
+    }
+    if let Some(l) = &report.projection_lag.value {
+        let _ = writeln!(
+            out,
+            "- projection lag (send 201 → visible in the recipient's inbox): p50 {:.1} ms, \
+             p99 {:.1} ms, max {:.1} ms over {} probes ({} timeouts), under {:.0} sends/s; \
+             raw: n/a",
+            l.p50_ms, l.p99_ms, l.max_ms, l.probes, l.timeouts, l.background_per_second
+        );
+    }
+    if let Some(bytes) = report.gateway_peak_rss_bytes.value {
+        let _ = writeln!(
+            out,
+            "- gateway peak RSS (VmHWM): {:.0} MiB; raw: n/a",
+            bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- load (generate + COPY into `events`): {:.0} events/s",
+        d.load_events_per_second
+    );
+    out
+}
