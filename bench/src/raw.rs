@@ -100,7 +100,7 @@ pub async fn measure_raw(
                 Err("fewer probes than clients".to_owned())
             } else {
                 bench
-                    .run(kind.name(), raw_sql::read_script(kind), clients, timing)
+                    .run(kind.name(), &raw_sql::read_script(kind), clients, timing)
                     .await
             };
             bar.finish_and_clear();

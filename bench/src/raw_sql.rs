@@ -1,10 +1,9 @@
 //! The raw-PostgreSQL side: scratch tables in the benchmark's own database and the pgbench
 //! scripts that do the service's work with SQL alone.
 //!
-//! The read scripts mirror the SQL of the query service (`query-service/src`) over the read
-//! tables of `migrations/sql/20261125001001_read_models.sql`; keep them in step when that SQL
-//! changes. pgbench client `k` uses probe `k + 1` of `bench_probes`, the same user as service
-//! client `k`.
+//! The read scripts are the query service's own statements (`query_service::sql`), bound to
+//! the probe of each pgbench client: client `k` uses probe `k + 1` of `bench_probes`, the same
+//! user as service client `k`.
 
 use sqlx::PgPool;
 
@@ -85,81 +84,72 @@ FROM bench_raw_payloads WHERE idx = :i;
     )
 }
 
-/// The SQL of one read, for the probe of the pgbench client.
-pub fn read_script(kind: QueryKind) -> &'static str {
-    match kind {
-        QueryKind::Inbox => INBOX,
-        QueryKind::Sent => SENT,
-        QueryKind::Conversation => CONVERSATION,
-        QueryKind::Search => SEARCH,
+/// The SQL of one read, for the probe of the pgbench client: the query service's own
+/// statements (`query_service::sql`), with the caller and the other parameters taken from the
+/// client's probe, the first-page keyset positions and `limit + 1` = 21 rows, as the handlers
+/// bind them for a first page of the default size.
+pub fn read_script(kind: QueryKind) -> String {
+    use query_service::sql;
+    let (statements, args): (&[&str], &[&str]) = match kind {
+        QueryKind::Inbox => (&[sql::INBOX, sql::UNREAD], &[OWNER, LAST_TIME, "''", ROWS]),
+        QueryKind::Sent => (&[sql::SENT], &[OWNER, LAST_TIME, LAST_ID, ROWS]),
+        QueryKind::Conversation => (
+            &[sql::USER, sql::CONVERSATION],
+            &[OWNER, COUNTERPART, LAST_TIME, LAST_ID, ROWS],
+        ),
+        QueryKind::Search => (
+            &[sql::SEARCH],
+            &[OWNER, WORD, "'Infinity'", LAST_TIME, LAST_ID, ROWS],
+        ),
+    };
+    let mut script = String::from("\\set i :client_id + 1\n");
+    for (n, statement) in statements.iter().enumerate() {
+        // The user check of a conversation is about the counterpart.
+        let bound = if kind == QueryKind::Conversation && n == 0 {
+            bind(statement, &[COUNTERPART])
+        } else {
+            bind(statement, args)
+        };
+        script.push_str(bound.trim());
+        script.push_str(";\n");
     }
+    script
 }
 
-// The statements of `query-service/src/sql.rs`, with the caller (`$1`) and the other
-// parameters taken from the client's probe, the first-page keyset positions and
-// `limit + 1` = 21 rows, as the handlers bind them for a first page of the default size.
+const OWNER: &str = "(SELECT username FROM bench_probes WHERE idx = :i)";
+const COUNTERPART: &str = "(SELECT counterpart FROM bench_probes WHERE idx = :i)";
+const WORD: &str = "(SELECT word FROM bench_probes WHERE idx = :i)";
+const LAST_TIME: &str = "'9999-12-31T00:00:00Z'::timestamptz";
+const LAST_ID: &str = "'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid";
+const ROWS: &str = "21";
 
-const INBOX: &str = "\\set i :client_id + 1
-SELECT c.counterpart, u.role, u.display_name, c.unread_count, c.last_activity_at,
-       m.message_id, m.direction, m.subject, left(m.content, 100), m.sent_at
-FROM conversations c
-JOIN mailbox m ON m.owner = c.owner AND m.message_id = c.last_message_id
-LEFT JOIN users u ON u.username = c.counterpart
-WHERE c.owner = (SELECT username FROM bench_probes WHERE idx = :i)
-  AND (c.last_activity_at, c.counterpart) < ('9999-12-31T00:00:00Z'::timestamptz, '')
-ORDER BY c.last_activity_at DESC, c.counterpart DESC
-LIMIT 21;
-SELECT coalesce((SELECT unread FROM unread_counters
-                 WHERE owner = (SELECT username FROM bench_probes WHERE idx = :i)), 0);
-";
+/// `statement` with `$1`, `$2`, ... replaced by `args` (highest number first, so `$1` never
+/// eats the start of `$10`).
+fn bind(statement: &str, args: &[&str]) -> String {
+    args.iter()
+        .enumerate()
+        .rev()
+        .fold(statement.to_owned(), |sql, (i, arg)| {
+            sql.replace(&format!("${}", i + 1), arg)
+        })
+}
 
-const SENT: &str = "\\set i :client_id + 1
-SELECT message_id, counterpart, subject, content, parent_message_id, sent_at, read_at
-FROM mailbox
-WHERE owner = (SELECT username FROM bench_probes WHERE idx = :i)
-  AND direction = 'sent' AND NOT deleted
-  AND (sent_at, message_id)
-      < ('9999-12-31T00:00:00Z'::timestamptz, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-ORDER BY sent_at DESC, message_id DESC
-LIMIT 21;
-";
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-const CONVERSATION: &str = "\\set i :client_id + 1
-SELECT username FROM users WHERE username = (SELECT counterpart FROM bench_probes WHERE idx = :i);
-SELECT message_id, direction, subject, content, parent_message_id, sent_at, read_at
-FROM mailbox
-WHERE owner = (SELECT username FROM bench_probes WHERE idx = :i)
-  AND counterpart = (SELECT counterpart FROM bench_probes WHERE idx = :i)
-  AND NOT deleted
-  AND (sent_at, message_id)
-      < ('9999-12-31T00:00:00Z'::timestamptz, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-ORDER BY sent_at DESC, message_id DESC
-LIMIT 21;
-";
-
-const SEARCH: &str = r#"\set i :client_id + 1
-WITH q AS (
-    SELECT string_agg(
-               '''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || ''':*', ' & '
-           )::tsquery AS query
-    FROM unnest(to_tsvector('english', (SELECT word FROM bench_probes WHERE idx = :i)::text))
-),
-page AS (
-    SELECT m.message_id, m.direction, m.counterpart, m.subject, m.content, m.sent_at,
-           ts_rank(m.search, q.query) AS rank
-    FROM q JOIN mailbox m ON m.search @@ q.query
-    WHERE m.owner = (SELECT username FROM bench_probes WHERE idx = :i) AND NOT m.deleted
-      AND (ts_rank(m.search, q.query), m.sent_at, m.message_id)
-          < ('Infinity'::real, '9999-12-31T00:00:00Z'::timestamptz,
-             'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-    ORDER BY rank DESC, m.sent_at DESC, m.message_id DESC
-    LIMIT 21
-)
-SELECT page.message_id, page.direction, page.counterpart, page.subject, page.sent_at,
-       page.rank,
-       ts_headline('english', translate(page.content, chr(1) || chr(2), ''), q.query,
-                   'StartSel=' || chr(1) || ', StopSel=' || chr(2)
-                   || ', MaxWords=30, MinWords=12, MaxFragments=2')
-FROM page, q
-ORDER BY page.rank DESC, page.sent_at DESC, page.message_id DESC;
-"#;
+    #[test]
+    fn read_scripts_are_the_query_services_statements_with_no_placeholder_left() {
+        for kind in [
+            QueryKind::Inbox,
+            QueryKind::Sent,
+            QueryKind::Conversation,
+            QueryKind::Search,
+        ] {
+            let script = read_script(kind);
+            assert!(!script.contains('$'), "{script}");
+            assert!(script.contains("bench_probes WHERE idx = :i"), "{script}");
+        }
+        assert!(read_script(QueryKind::Search).contains("ts_headline"));
+    }
+}
