@@ -2,6 +2,8 @@
 //! recorded reads, is planned as an index scan with no sequential scan, as a custom and as a
 //! generic plan, on a first page and on a page deep in the log.
 
+mod plans;
+
 use query_service::{pg_config_from_sqlx, sql::audit as sql};
 use sqlx::PgPool;
 use tokio_postgres::NoTls;
@@ -205,40 +207,15 @@ async fn every_audit_query_uses_an_index_and_no_sequential_scan_on_100k_entries(
     let driver = tokio::spawn(connection);
     let mut explained = Vec::new();
     for (n, (name, statement, args, index)) in cases().into_iter().enumerate() {
-        client
-            .batch_execute(&format!("PREPARE q{n} AS {statement}"))
-            .await?;
-        for mode in ["force_custom_plan", "force_generic_plan"] {
-            client
-                .batch_execute(&format!("SET plan_cache_mode = {mode}"))
-                .await?;
-            let rows = client
-                .query(&format!("EXPLAIN EXECUTE q{n}({})", args.join(", ")), &[])
-                .await?;
-            let plan: Vec<String> = rows
-                .iter()
-                .map(|row| row.try_get::<_, String>(0))
-                .collect::<std::result::Result<_, _>>()?;
-            let plan = plan.join("\n");
-            if std::env::var_os("SHOW_PLANS").is_some() {
-                eprintln!("--- {name} ({mode})\n{plan}");
-            }
-            assert!(
-                !plan.contains("Seq Scan"),
-                "{name} ({mode}) scans sequentially:\n{plan}"
-            );
-            assert!(
-                plan.contains("Index"),
-                "{name} ({mode}) uses no index:\n{plan}"
-            );
+        for (mode, plan) in plans::indexed_plans(&client, n, name, statement, &args).await? {
             if let Some(index) = index {
                 assert!(
                     plan.contains(index),
                     "{name} ({mode}) does not use {index}:\n{plan}"
                 );
             }
-            explained.push(name);
         }
+        explained.push(name);
     }
     for (name, _) in sql::ALL {
         assert!(explained.contains(name), "{name} was not explained");

@@ -1,6 +1,8 @@
 //! Every statement of the query API, on 120,000 generated messages (240,000 mailbox rows),
 //! is planned as an index scan with no sequential scan, as a custom and as a generic plan.
 
+mod plans;
+
 use query_service::{pg_config_from_sqlx, sql};
 use sqlx::PgPool;
 use tokio_postgres::NoTls;
@@ -117,34 +119,8 @@ async fn every_query_uses_an_index_and_no_sequential_scan_on_100k_messages(
     let driver = tokio::spawn(connection);
     let mut explained = Vec::new();
     for (n, (name, statement, args)) in cases().into_iter().enumerate() {
-        client
-            .batch_execute(&format!("PREPARE q{n} AS {statement}"))
-            .await?;
-        for mode in ["force_custom_plan", "force_generic_plan"] {
-            client
-                .batch_execute(&format!("SET plan_cache_mode = {mode}"))
-                .await?;
-            let rows = client
-                .query(&format!("EXPLAIN EXECUTE q{n}({})", args.join(", ")), &[])
-                .await?;
-            let plan: Vec<String> = rows
-                .iter()
-                .map(|row| row.try_get::<_, String>(0))
-                .collect::<std::result::Result<_, _>>()?;
-            let plan = plan.join("\n");
-            if std::env::var_os("SHOW_PLANS").is_some() {
-                eprintln!("--- {name} ({mode})\n{plan}");
-            }
-            assert!(
-                !plan.contains("Seq Scan"),
-                "{name} ({mode}) scans sequentially:\n{plan}"
-            );
-            assert!(
-                plan.contains("Index"),
-                "{name} ({mode}) uses no index:\n{plan}"
-            );
-            explained.push(name);
-        }
+        plans::indexed_plans(&client, n, name, statement, &args).await?;
+        explained.push(name);
     }
     for (name, _) in sql::ALL {
         assert!(explained.contains(name), "{name} was not explained");
