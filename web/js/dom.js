@@ -125,3 +125,33 @@ export function readStatus(message, testid = 'sent-status') {
   }
   return h('span', { class: 'read-status' }, h('span', { class: 'status status-sent', testid }, '✓ Sent'));
 }
+
+// A paged list's loader: fetches a page (the first, or the next with the cursor), renders its
+// rows into `list`, keeps the "more" button and the empty note in step, and ignores answers
+// that a newer load has overtaken. Returns `load(append)`.
+export function pagedLoader({ list, empty, more, fetchPage, rows, render, onFirstPage, showError }) {
+  let cursor = null;
+  let seq = 0;
+  return async function load(append = false) {
+    const mine = ++seq;
+    list.setAttribute('aria-busy', 'true');
+    more.disabled = true;
+    try {
+      const page = await fetchPage(append ? cursor : undefined);
+      if (mine !== seq) return;
+      const items = rows(page).map(render);
+      if (append) list.append(...items); else list.replaceChildren(...items);
+      cursor = page.next_cursor || null;
+      more.hidden = !cursor;
+      empty.hidden = list.children.length > 0;
+      if (!append && onFirstPage) onFirstPage(page);
+    } catch (error) {
+      if (mine === seq) showError(error);
+    } finally {
+      if (mine === seq) {
+        list.removeAttribute('aria-busy');
+        more.disabled = false;
+      }
+    }
+  };
+}

@@ -1,5 +1,5 @@
 // Admin: hidden (deleted by both sides) messages, each with a Restore button.
-import { h, timeEl, viewHeading, moreButton } from '../dom.js';
+import { h, pagedLoader, timeEl, viewHeading, moreButton } from '../dom.js';
 
 export function adminView(ctx) {
   const list = h('ul', { class: 'item-list', testid: 'admin-deleted-list', 'aria-labelledby': 'deleted-title' });
@@ -9,30 +9,13 @@ export function adminView(ctx) {
     viewHeading('Deleted messages', 'deleted-title'),
     h('p', { class: 'view-intro' }, 'Messages that both participants deleted. Restoring makes a message visible to both again.'),
     list, empty, more);
-  let cursor = null;
-  let seq = 0;
-
-  async function load(append = false) {
-    const mine = ++seq;
-    list.setAttribute('aria-busy', 'true');
-    more.disabled = true;
-    try {
-      const page = await ctx.api.deletedMessages(append ? cursor : undefined);
-      if (mine !== seq) return;
-      const items = page.messages.map(item);
-      if (append) list.append(...items); else list.replaceChildren(...items);
-      cursor = page.next_cursor || null;
-      more.hidden = !cursor;
-      empty.hidden = list.children.length > 0;
-    } catch (error) {
-      if (mine === seq) ctx.showError(error);
-    } finally {
-      if (mine === seq) {
-        list.removeAttribute('aria-busy');
-        more.disabled = false;
-      }
-    }
-  }
+  const load = pagedLoader({
+    list, empty, more,
+    fetchPage: (cursor) => ctx.api.deletedMessages(cursor),
+    rows: (page) => page.messages,
+    render: (row) => item(row),
+    showError: (error) => ctx.showError(error),
+  });
 
   function item(m) {
     const restore = h('button', {

@@ -1,5 +1,5 @@
 // Inbox: one entry per counterpart, newest activity first, with per-conversation unread badges.
-import { h, timeEl, viewHeading, moreButton, roleLabel } from '../dom.js';
+import { h, pagedLoader, timeEl, viewHeading, moreButton, roleLabel } from '../dom.js';
 
 export function inboxView(ctx) {
   const list = h('ul', { class: 'item-list', testid: 'conversation-list', 'aria-labelledby': 'inbox-title' });
@@ -7,31 +7,14 @@ export function inboxView(ctx) {
   const more = moreButton('Show older conversations', () => load(true));
   const el = h('section', { class: 'view', 'aria-labelledby': 'inbox-title' },
     viewHeading('Inbox', 'inbox-title'), list, empty, more);
-  let cursor = null;
-  let seq = 0;
-
-  async function load(append = false) {
-    const mine = ++seq;
-    list.setAttribute('aria-busy', 'true');
-    more.disabled = true;
-    try {
-      const page = await ctx.api.inbox(append ? cursor : undefined);
-      if (mine !== seq) return;
-      const items = page.conversations.map(item);
-      if (append) list.append(...items); else list.replaceChildren(...items);
-      cursor = page.next_cursor || null;
-      more.hidden = !cursor;
-      empty.hidden = list.children.length > 0;
-      if (!append) ctx.setUnread(page.total_unread);
-    } catch (error) {
-      if (mine === seq) ctx.showError(error);
-    } finally {
-      if (mine === seq) {
-        list.removeAttribute('aria-busy');
-        more.disabled = false;
-      }
-    }
-  }
+  const load = pagedLoader({
+    list, empty, more,
+    fetchPage: (cursor) => ctx.api.inbox(cursor),
+    rows: (page) => page.conversations,
+    render: (row) => item(row),
+    onFirstPage: (page) => ctx.setUnread(page.total_unread),
+    showError: (error) => ctx.showError(error),
+  });
 
   function item(c) {
     const me = ctx.user.username;

@@ -1,5 +1,5 @@
 // Sent: the caller's sent messages with "✓ Sent" / "✓✓ Read" and the read time.
-import { h, timeEl, viewHeading, moreButton, readStatus } from '../dom.js';
+import { h, pagedLoader, timeEl, viewHeading, moreButton, readStatus } from '../dom.js';
 
 export function sentView(ctx) {
   const list = h('ul', { class: 'item-list', testid: 'sent-list', 'aria-labelledby': 'sent-title' });
@@ -7,30 +7,13 @@ export function sentView(ctx) {
   const more = moreButton('Show older messages', () => load(true));
   const el = h('section', { class: 'view', 'aria-labelledby': 'sent-title' },
     viewHeading('Sent', 'sent-title'), list, empty, more);
-  let cursor = null;
-  let seq = 0;
-
-  async function load(append = false) {
-    const mine = ++seq;
-    list.setAttribute('aria-busy', 'true');
-    more.disabled = true;
-    try {
-      const page = await ctx.api.sent(append ? cursor : undefined);
-      if (mine !== seq) return;
-      const items = page.messages.map(item);
-      if (append) list.append(...items); else list.replaceChildren(...items);
-      cursor = page.next_cursor || null;
-      more.hidden = !cursor;
-      empty.hidden = list.children.length > 0;
-    } catch (error) {
-      if (mine === seq) ctx.showError(error);
-    } finally {
-      if (mine === seq) {
-        list.removeAttribute('aria-busy');
-        more.disabled = false;
-      }
-    }
-  }
+  const load = pagedLoader({
+    list, empty, more,
+    fetchPage: (cursor) => ctx.api.sent(cursor),
+    rows: (page) => page.messages,
+    render: (row) => item(row),
+    showError: (error) => ctx.showError(error),
+  });
 
   function item(m) {
     const open = h('button', {
