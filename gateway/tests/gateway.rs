@@ -429,32 +429,25 @@ async fn the_gateway_binary_serves_a_send_and_its_projection_to_the_recipient(
     let port = free_port();
     let _gateway = spawn_gateway(&url, port, &[]);
     wait_until_up(port, "/readyz").await;
-    let client = Client::new(port);
-    let alice = client.login("alice").await;
-    let bob = client.login("bob").await;
-    let (status, headers, body) = client
-        .request(
-            "POST",
-            "/api/messages/send",
-            Some(&alice),
-            Some(r#"{"recipient":"bob","subject":"Walk","content":"The river walk helped"}"#),
-            None,
+    let inbox = Client::new(port)
+        .alice_writes_and_bob_reads(
+            r#"{"recipient":"bob","subject":"Walk","content":"The river walk helped"}"#,
         )
-        .await;
-    assert!(status.starts_with("HTTP/1.1 201"), "{status} {body}");
-    let token = header(&headers, "x-consistency-token").expect("token");
-    // Bob reads with alice's token: read-your-writes across users once projected.
-    let (status, _, body) = client
-        .request("GET", "/api/messages/inbox", Some(&bob), None, Some(&token))
-        .await;
-    assert!(status.starts_with("HTTP/1.1 200"), "{status} {body}");
-    let inbox: serde_json::Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(inbox["conversations"][0]["with"], "alice", "{body}");
-    assert_eq!(inbox["total_unread"], 1, "{body}");
+        .await
+        .inbox;
+    assert_eq!(inbox["total_unread"], 1, "{inbox}");
 }
 
 struct Client {
     port: u16,
+}
+
+/// What [`Client::alice_writes_and_bob_reads`] saw.
+struct Exchange {
+    /// The `X-Request-Id` of alice's send.
+    request_id: String,
+    /// Bob's inbox, read with the send's consistency token.
+    inbox: serde_json::Value,
 }
 
 struct Login {
@@ -473,6 +466,26 @@ fn header(headers: &str, name: &str) -> Option<String> {
 impl Client {
     fn new(port: u16) -> Self {
         Self { port }
+    }
+
+    /// Alice sends `body`; bob reads his inbox with her consistency token and finds her there
+    /// (read-your-writes across users once projected).
+    async fn alice_writes_and_bob_reads(&self, body: &str) -> Exchange {
+        let alice = self.login("alice").await;
+        let bob = self.login("bob").await;
+        let (status, headers, answer) = self
+            .request("POST", "/api/messages/send", Some(&alice), Some(body), None)
+            .await;
+        assert!(status.starts_with("HTTP/1.1 201"), "{status} {answer}");
+        let token = header(&headers, "x-consistency-token").expect("token");
+        let request_id = header(&headers, "x-request-id").expect("request id");
+        let (status, _, answer) = self
+            .request("GET", "/api/messages/inbox", Some(&bob), None, Some(&token))
+            .await;
+        assert!(status.starts_with("HTTP/1.1 200"), "{status} {answer}");
+        let inbox: serde_json::Value = serde_json::from_str(&answer).expect("json");
+        assert_eq!(inbox["conversations"][0]["with"], "alice", "{answer}");
+        Exchange { request_id, inbox }
     }
 
     /// One HTTP/1.1 request; returns (status line, header block, body).
@@ -588,27 +601,10 @@ async fn split_mode_runs_gateway_services_and_projector_as_four_processes(
     for port in [commands, queries, public] {
         wait_until_up(port, "/api/auth/me").await;
     }
-    let client = Client::new(public);
-    let alice = client.login("alice").await;
-    let bob = client.login("bob").await;
-    let (status, headers, body) = client
-        .request(
-            "POST",
-            "/api/messages/send",
-            Some(&alice),
-            Some(r#"{"recipient":"bob","content":"through four processes"}"#),
-            None,
-        )
-        .await;
-    assert!(status.starts_with("HTTP/1.1 201"), "{status} {body}");
-    let token = header(&headers, "x-consistency-token").expect("token");
-    let request_id = header(&headers, "x-request-id").expect("request id");
-    let (status, _, body) = client
-        .request("GET", "/api/messages/inbox", Some(&bob), None, Some(&token))
-        .await;
-    assert!(status.starts_with("HTTP/1.1 200"), "{status} {body}");
-    let inbox: serde_json::Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(inbox["conversations"][0]["with"], "alice", "{body}");
+    let request_id = Client::new(public)
+        .alice_writes_and_bob_reads(r#"{"recipient":"bob","content":"through four processes"}"#)
+        .await
+        .request_id;
     // The command service saw the gateway's request id and the client's address.
     let pool = PgPool::connect(&url).await.expect("connect");
     let metadata: serde_json::Value = sqlx::query_scalar("SELECT metadata FROM events")
