@@ -164,6 +164,10 @@ describe('Healing Space messaging SPA', () => {
     assert.ok(text.length > 0, 'the banner shows the server message');
   });
 
+  step('the served page carries no test hook', async () => {
+    assert.equal(await pages.alice.evaluate(() => typeof window.__healing), 'undefined');
+  });
+
   step('alice and bob sign in; bob restores his session after a reload', async () => {
     await login(pages.alice, 'alice');
     assert.equal(await byTestId(pages.alice, 'error-banner').isVisible(), false, 'login clears the error');
@@ -331,17 +335,21 @@ describe('Healing Space messaging SPA', () => {
 
   step('a CSRF failure is shown in the error banner', async () => {
     const alice = pages.alice;
-    await alice.evaluate(() => window.__healing.setCsrfToken('bad'));
+    // The browser sends the send request with a tampered token; the page's own token stays good.
+    const send = '**/api/messages/send';
+    await alice.route(send, (route) => route.continue({
+      headers: { ...route.request().headers(), 'x-csrf-token': 'bad' },
+    }));
     await byTestId(alice, 'tab-new').click();
     await byTestId(alice, 'compose-recipient').fill('bob');
     await byTestId(alice, 'compose-subject').fill(`CSRF probe ${WORD}`);
     await byTestId(alice, 'compose-content').fill('This must not be sent.');
     await byTestId(alice, 'compose-send').click();
     const { code, text } = await errorBanner(alice);
+    await alice.unroute(send);
     assert.equal(code, 'csrf_failed');
     assert.ok(text.length > 0);
     assert.equal(await byTestId(alice, 'compose-status').innerText(), '');
-    await alice.evaluate(() => window.__healing.refreshCsrfToken());
   });
 
   step('alice signs out and the session is gone after a reload', async () => {

@@ -20,8 +20,6 @@ const UNSAFE = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 let onUnauthenticated = () => {};
 
 export function setCsrfToken(token) { tokens.csrf = token || null; }
-export function getCsrfToken() { return tokens.csrf; }
-export function getConsistencyToken() { return tokens.consistency; }
 export function resetTokens() { tokens.csrf = null; tokens.consistency = null; }
 
 /** Called with the ApiError when a session-bound call answers 401 (session expired or revoked). */

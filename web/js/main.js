@@ -1,5 +1,5 @@
-// Entry point: session (login, restore, logout), navigation, unread badge polling, test hook.
-import { api, setCsrfToken, getCsrfToken, resetTokens, setUnauthenticatedHandler } from './api.js';
+// Entry point: session (login, restore, logout), navigation, unread badge polling.
+import { api, setCsrfToken, resetTokens, setUnauthenticatedHandler } from './api.js';
 import { h, srOnly, roleLabel } from './dom.js';
 import { showError, clearError, announce } from './banner.js';
 import { createThreadDialog } from './views/thread.js';
@@ -254,14 +254,5 @@ function setUnread(count) {
     state.current.view.refresh();
   }
 }
-
-// ---- Test hook -------------------------------------------------------------------------------
-// Lets browser tests tamper with the in-memory CSRF token to check that a CSRF failure is shown.
-window.__healing = Object.freeze({
-  setCsrfToken: (token) => setCsrfToken(token),
-  getCsrfToken: () => getCsrfToken(),
-  refreshCsrfToken: async () => { setCsrfToken((await api.csrfToken()).csrf_token); },
-  refreshUnread: () => refreshUnread(),
-});
 
 boot();
