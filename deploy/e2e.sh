@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Browser tests of the SPA: headless Debian Chromium driven by playwright-core, against the real
-# gateway (debug build) on a fresh database of the server in DATABASE_URL. Called by test.sh.
+# Browser tests of the SPA (web/e2e/*.test.mjs): headless Debian Chromium driven by
+# playwright-core, against the real gateway (debug build) on a fresh database of the server in
+# DATABASE_URL. Called by test.sh.
 #
 # Installs Debian's `chromium` when missing and the test's npm packages (web/e2e, from its
 # package-lock.json). Screenshots go to test-output/screenshots/.
@@ -42,5 +43,6 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
 
+# One file at a time: each starts its own Chromium, and the machine may be small.
 BASE_URL="http://127.0.0.1:$port" SCREENSHOT_DIR="$root/test-output/screenshots" \
-  node --test --test-reporter=spec web/e2e/flows.test.mjs
+  node --test --test-concurrency=1 --test-reporter=spec web/e2e/flows.test.mjs web/e2e/errors.test.mjs

@@ -6,91 +6,21 @@
 // Subjects carry a unique word per run, so reruns against the same database work.
 // Cross-user views are eventually consistent (a user's consistency token covers only their own
 // commands), so those checks reload the view until the element appears, within a bound.
-import { describe, it, before, after } from 'node:test';
+import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  useBrowser, newUserPage, login, screenshot, eventually, closeThread, openConversation, errorBanner,
+  focused, step, byTestId, dialogOf, pages, problems, uniqueWord, TIMEOUT,
+} from './support.mjs';
 
-const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
-const SCREENSHOT_DIR = path.resolve(process.env.SCREENSHOT_DIR || 'test-output/screenshots');
-const PASSWORD = process.env.DEMO_PASSWORD || 'healing-demo';
-const TIMEOUT = 15_000;
-const EVENTUAL_TIMEOUT = 30_000;
-const STEP_TIMEOUT = 90_000;
-
-// A letters-only unique word: full-text search tokenizes it as one plain word.
-const letters = (s) => s.replace(/\d/g, (d) => 'abcdefghij'[Number(d)]);
-const WORD = `calm${letters(Date.now().toString(36))}${letters(String(Math.floor(Math.random() * 1e4)))}`;
+const WORD = uniqueWord('calm');
 const SUBJECT = `Check-in ${WORD}`;
 const ORIGINAL = `Hello Bob, the ${WORD} walk by the river helped today.`;
 const REPLY = `Thank you Alice, I am glad the ${WORD} walk helped.`;
 const CLINICIAN_SUBJECT = `Weekly check-in ${WORD}`;
 const CLINICIAN_TEXT = `Hi Alice, how are you feeling this week? (${WORD})`;
 
-let browser;
-const pages = {};
-const problems = [];
-let failedStep = null;
 let bobUnreadBefore = 0;
-
-const byTestId = (page, id) => page.getByTestId(id);
-const dialogOf = (page) => page.locator('dialog[data-testid="thread-dialog"]');
-
-async function newUserPage(name, viewport = { width: 1100, height: 820 }) {
-  const context = await browser.newContext({ viewport, baseURL: BASE_URL });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on('pageerror', (error) => problems.push(`${name}: uncaught ${error.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy|Refused to (load|execute|apply)/i.test(msg.text())) {
-      problems.push(`${name}: ${msg.text()}`);
-    }
-  });
-  pages[name] = page;
-  return page;
-}
-
-async function login(page, username) {
-  await page.goto('/');
-  await byTestId(page, 'login-username').fill(username);
-  await byTestId(page, 'login-password').fill(PASSWORD);
-  await byTestId(page, 'login-submit').click();
-  await byTestId(page, 'logout').waitFor();
-}
-
-async function screenshot(page, name) {
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
-}
-
-/** Runs `refresh` and waits for `locator`, repeating until it appears (bounded). */
-async function eventually(refresh, locator, what, timeout = EVENTUAL_TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    await refresh();
-    try {
-      await locator.waitFor({ timeout: 2_500 });
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeout} ms (${error.message})`);
-    }
-  }
-}
-
-async function closeThread(page) {
-  const dialog = dialogOf(page);
-  if (await dialog.isVisible()) {
-    await byTestId(page, 'thread-close').click();
-    await dialog.waitFor({ state: 'hidden' });
-  }
-}
-
-async function openConversation(page, counterpart) {
-  await closeThread(page);
-  await byTestId(page, 'tab-inbox').click();
-  await page.locator(`[data-testid="conversation-item"][data-with="${counterpart}"]`).click();
-  await dialogOf(page).waitFor();
-}
 
 async function badgeCount(page) {
   const badge = page.locator('[data-testid="inbox-badge"][data-count]');
@@ -112,45 +42,8 @@ async function waitForBadge(page, relation, value, timeout) {
   );
 }
 
-async function errorBanner(page) {
-  const banner = byTestId(page, 'error-banner');
-  await banner.waitFor({ state: 'visible' });
-  return { code: await banner.getAttribute('data-code'), text: (await banner.innerText()).trim() };
-}
-
-/** A test step; after a failure the following steps are skipped and every page is captured. */
-function step(name, fn) {
-  it(name, { timeout: STEP_TIMEOUT }, async (t) => {
-    if (failedStep) {
-      t.skip(`an earlier step failed: ${failedStep}`);
-      return;
-    }
-    try {
-      await fn();
-    } catch (error) {
-      failedStep = name;
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60);
-      for (const [user, page] of Object.entries(pages)) {
-        await screenshot(page, `failure-${slug}-${user}`).catch(() => {});
-      }
-      throw error;
-    }
-  });
-}
-
 describe('Healing Space messaging SPA', () => {
-  before(async () => {
-    await mkdir(SCREENSHOT_DIR, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  });
-
-  after(async () => {
-    if (browser) await browser.close();
-  });
+  useBrowser();
 
   step('the login screen renders and rejects a wrong password', async () => {
     const alice = await newUserPage('alice');
@@ -160,8 +53,12 @@ describe('Healing Space messaging SPA', () => {
     await byTestId(alice, 'login-username').fill('alice');
     await byTestId(alice, 'login-password').fill('not-the-password');
     await byTestId(alice, 'login-submit').click();
-    const { text } = await errorBanner(alice);
-    assert.ok(text.length > 0, 'the banner shows the server message');
+    const { code, text, times } = await errorBanner(alice);
+    assert.equal(code, 'unauthenticated');
+    assert.match(text, /^Wrong username or password\./);
+    assert.equal(times, 1, 'the message is shown once');
+    assert.equal((await focused(alice)).testid, 'login-password', 'focus stays on the password, the next step');
+    await screenshot(alice, 'login-wrong-password');
   });
 
   step('the served page carries no test hook', async () => {
@@ -178,16 +75,17 @@ describe('Healing Space messaging SPA', () => {
     bobUnreadBefore = await badgeCount(bob);
   });
 
-  step('the new-message form shows the server validation error', async () => {
+  step('the new-message form shows the validation error once and moves focus to it', async () => {
     const alice = pages.alice;
     await byTestId(alice, 'tab-new').click();
     await byTestId(alice, 'compose-recipient').fill('bob');
     await byTestId(alice, 'compose-content').fill('   ');
     await byTestId(alice, 'compose-send').click();
-    const { code, text } = await errorBanner(alice);
+    const { code, text, times } = await errorBanner(alice);
     assert.equal(code, 'invalid_input');
-    assert.ok(text.length > 0);
-    await byTestId(alice, 'compose-error').waitFor();
+    assert.match(text, /not blank\. Please change your message and try again\.$/);
+    assert.equal(times, 1, 'one place per error');
+    assert.equal((await focused(alice)).testid, 'error-banner');
   });
 
   step('alice sends bob a message', async () => {
@@ -236,7 +134,11 @@ describe('Healing Space messaging SPA', () => {
     const dialog = dialogOf(bob);
     await dialog.getByTestId('reply-content').fill(REPLY);
     await dialog.getByTestId('reply-send').click();
-    await dialog.getByTestId('thread-message').filter({ hasText: REPLY }).waitFor();
+    const reply = dialog.getByTestId('thread-message').filter({ hasText: REPLY });
+    await reply.waitFor();
+    await bob.waitForFunction(() => document.activeElement?.dataset.testid === 'thread-message');
+    assert.equal((await focused(bob)).messageId, await reply.getAttribute('data-message-id'),
+      'focus moves to the new message');
     await closeThread(bob);
   });
 
@@ -348,7 +250,7 @@ describe('Healing Space messaging SPA', () => {
     const { code, text } = await errorBanner(alice);
     await alice.unroute(send);
     assert.equal(code, 'csrf_failed');
-    assert.ok(text.length > 0);
+    assert.match(text, /Please reload the page and try again\.$/);
     assert.equal(await byTestId(alice, 'compose-status').innerText(), '');
   });
 

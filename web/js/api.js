@@ -4,14 +4,18 @@
 //   POST/PATCH/PUT/DELETE.
 // - The last X-Consistency-Token answered by a command is sent back on every GET, so the user
 //   always sees the effect of their own actions (read-your-writes).
-// - Every failure becomes an ApiError carrying the server's {error: {code, message}}.
+// - Every failure becomes an ApiError carrying the server's {error: {code, message}} (the code
+//   follows from the status when the body has none) and Retry-After; errors.js words it for people.
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, { retryAfter = null, sessionEnded = false } = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter;
+    // A 401 of a session-bound call: the session handler has said so once; views stay quiet.
+    this.sessionEnded = sessionEnded;
   }
 }
 
@@ -25,20 +29,12 @@ export function resetTokens() { tokens.csrf = null; tokens.consistency = null; }
 /** Called with the ApiError when a session-bound call answers 401 (session expired or revoked). */
 export function setUnauthenticatedHandler(fn) { onUnauthenticated = fn; }
 
-const FALLBACK = {
-  0: 'Cannot reach the server. Please check your connection and try again.',
-  401: 'Please sign in again.',
-  403: 'You are not allowed to do this.',
-  404: 'Not found.',
-  413: 'That is too long to send.',
-  429: 'Too many requests. Please wait a moment and try again.',
+// The code of an answer without the error envelope (a proxy's or a timeout's), by status.
+const CODE_BY_STATUS = {
+  400: 'invalid_input', 401: 'unauthenticated', 403: 'forbidden', 404: 'not_found',
+  409: 'conflict', 413: 'payload_too_large', 429: 'rate_limited', 503: 'unavailable',
 };
-
-function fallbackMessage(status) {
-  return FALLBACK[status] || (status >= 500
-    ? 'Something went wrong on our side. Please try again.'
-    : `The request failed (HTTP ${status}).`);
-}
+const codeOf = (status) => CODE_BY_STATUS[status] || (status >= 500 ? 'internal' : `http_${status}`);
 
 function withQuery(path, query) {
   if (!query) return path;
@@ -69,7 +65,7 @@ export async function request(method, path, { body, query, headers: extra, auth 
       cache: 'no-store',
     });
   } catch {
-    throw new ApiError(0, 'network', fallbackMessage(0));
+    throw new ApiError(0, 'network', 'network error');
   }
 
   const consistency = res.headers.get('X-Consistency-Token');
@@ -85,13 +81,13 @@ export async function request(method, path, { body, query, headers: extra, auth 
 
   if (!res.ok) {
     const err = data && typeof data === 'object' ? data.error : null;
-    let message = (err && typeof err.message === 'string' && err.message) || fallbackMessage(res.status);
-    const retryAfter = res.headers.get('Retry-After');
-    if (res.status === 429 && retryAfter && /^\d+$/.test(retryAfter)) {
-      message += ` (try again in ${retryAfter} s)`;
-    }
-    const error = new ApiError(res.status, (err && err.code) || `http_${res.status}`, message);
-    if (res.status === 401 && auth) onUnauthenticated(error);
+    const message = (err && typeof err.message === 'string' && err.message) || `HTTP ${res.status}`;
+    const code = (err && typeof err.code === 'string' && err.code) || codeOf(res.status);
+    const retryAfter = /^\d{1,6}$/.test(res.headers.get('Retry-After') || '')
+      ? Number(res.headers.get('Retry-After')) : null;
+    const sessionEnded = res.status === 401 && auth;
+    const error = new ApiError(res.status, code, message, { retryAfter, sessionEnded });
+    if (sessionEnded) onUnauthenticated(error);
     throw error;
   }
   return data;

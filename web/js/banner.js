@@ -1,13 +1,20 @@
-// The error banner (role="alert") and polite announcements.
+// The error banner (role="alert", the one place where errors show) and polite announcements.
 import { h } from './dom.js';
+import { errorSentence } from './errors.js';
 
 const banner = () => document.getElementById('error-banner');
 const homeSlot = () => document.getElementById('banner-slot');
 
-/** Shows an error (ApiError or any Error or string) with the server's message. */
-export function showError(error) {
+/**
+ * Shows an error (ApiError, any Error or a string) as the sentence errors.js gives for `action`
+ * ('login', 'send', 'reply', 'delete', 'restore', or none), replacing any earlier error.
+ * `focus` moves keyboard focus to the banner: after an action the person started failed.
+ * A 401 that ended the session is skipped: the session handler has shown it already.
+ */
+export function showError(error, { action, focus = false } = {}) {
+  if (error && error.sessionEnded) return;
   const el = banner();
-  const message = typeof error === 'string' ? error : (error && error.message) || 'Something went wrong.';
+  const message = errorSentence(error, action);
   const code = error && typeof error === 'object' && error.code ? String(error.code) : '';
   el.dataset.code = code;
   el.replaceChildren(
@@ -18,7 +25,8 @@ export function showError(error) {
       onclick: () => clearError(true),
     }, '×'),
   );
-  if (typeof el.scrollIntoView === 'function') el.scrollIntoView({ block: 'nearest' });
+  if (focus) el.focus();
+  else if (typeof el.scrollIntoView === 'function') el.scrollIntoView({ block: 'nearest' });
 }
 
 export function clearError(returnFocus = false) {

@@ -71,7 +71,7 @@ async function boot() {
   setUnauthenticatedHandler(() => {
     if (!state.user) return;
     endSession();
-    showError({ message: 'Your session has ended. Please sign in again.', code: 'unauthenticated' });
+    showError({ code: 'unauthenticated' }); // "Your session has ended", the one message shown
   });
   $('login-form').addEventListener('submit', onLogin);
   $('logout-button').addEventListener('click', onLogout);
@@ -107,7 +107,7 @@ async function onLogin(event) {
     $('login-password').value = '';
     startSession({ username: res.username, role: res.role, display_name: res.display_name }, true);
   } catch (error) {
-    showError(error);
+    showError(error, { action: 'login' });
     $('login-password').focus();
   } finally {
     submit.disabled = false;
@@ -125,10 +125,10 @@ async function onLogout() {
         setCsrfToken((await api.csrfToken()).csrf_token);
         await api.logout();
       } catch (retryError) {
-        if (retryError.status !== 401) { showError(retryError); return; }
+        if (retryError.status !== 401) { showError(retryError, { focus: true }); return; }
       }
     } else if (error.status !== 401) {
-      showError(error);
+      showError(error, { focus: true });
       return;
     }
   }

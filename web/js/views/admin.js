@@ -36,8 +36,8 @@ export function adminView(ctx) {
       try {
         await ctx.api.restoreMessage(m.message_id);
       } catch (error) {
-        ctx.showError(error);
         restore.disabled = false;
+        ctx.showError(error, { action: 'restore', focus: true });
         return;
       }
       const next = li.nextElementSibling || li.previousElementSibling;

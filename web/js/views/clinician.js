@@ -77,12 +77,13 @@ export function clinicianView(ctx) {
       message.value = '';
       status.textContent = `Message sent to ${to}.`;
       ctx.announce(`Message sent to ${to}.`);
+      submit.disabled = false;
+      message.focus();
       load();
     } catch (error) {
       status.textContent = '';
-      ctx.showError(error);
-    } finally {
       submit.disabled = false;
+      ctx.showError(error, { action: 'send', focus: true });
     }
   }
 

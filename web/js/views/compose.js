@@ -1,4 +1,4 @@
-// New message: recipient, subject, content; shows the server's validation errors.
+// New message: recipient, subject, content. A refusal shows in the error banner, which takes focus.
 import { h, viewHeading } from '../dom.js';
 import { newIdempotencyKey } from '../api.js';
 
@@ -16,11 +16,10 @@ export function composeView(ctx) {
     testid: 'compose-content', 'aria-describedby': 'compose-count',
   });
   const count = h('p', { id: 'compose-count', class: 'hint counter', 'aria-live': 'off' }, '0 / 10,000 characters');
-  const error = h('p', { class: 'form-error', id: 'compose-error', testid: 'compose-error', hidden: true });
   const status = h('p', { class: 'form-status', role: 'status', testid: 'compose-status' });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'compose-send' }, 'Send message');
 
-  const form = h('form', { class: 'card stack', onsubmit: onSubmit, 'aria-describedby': 'compose-error' },
+  const form = h('form', { class: 'card stack', onsubmit: onSubmit },
     h('div', { class: 'field' },
       h('label', { for: 'compose-recipient' }, 'To (username)'),
       recipient,
@@ -31,7 +30,6 @@ export function composeView(ctx) {
     h('div', { class: 'field' },
       h('label', { for: 'compose-content' }, 'Message'),
       content, count),
-    error,
     h('div', { class: 'form-actions' }, submit, status));
 
   const el = h('section', { class: 'view', 'aria-labelledby': 'compose-title' },
@@ -49,17 +47,14 @@ export function composeView(ctx) {
     key = key || newIdempotencyKey();
     const to = recipient.value.trim().toLowerCase();
     submit.disabled = true;
-    error.hidden = true;
     status.textContent = 'Sending…';
     ctx.clearError();
     try {
       await ctx.api.send({ recipient: to, subject: subject.value, content: content.value }, key);
     } catch (err) {
       status.textContent = '';
-      error.textContent = err.message;
-      error.hidden = false;
-      ctx.showError(err);
       submit.disabled = false;
+      ctx.showError(err, { action: 'send', focus: true });
       return;
     }
     key = null;

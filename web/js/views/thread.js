@@ -1,5 +1,6 @@
 // The thread dialog: one conversation, oldest first, "load older", mark-as-read on open,
-// reply to the latest message, delete per message (with a confirmation step).
+// reply to the latest message, delete per message (with a confirmation step). After a reply,
+// focus moves to the new message, or to the error banner when the reply was refused.
 import { h, timeEl, readStatus } from '../dom.js';
 import { mountBanner } from '../banner.js';
 import { newIdempotencyKey } from '../api.js';
@@ -152,7 +153,7 @@ export function createThreadDialog(ctx, { onClose } = {}) {
       try {
         await ctx.api.deleteMessage(m.message_id);
       } catch (error) {
-        ctx.showError(error);
+        ctx.showError(error, { action: 'delete' });
         actions.replaceChildren(deleteButton);
         deleteButton.focus();
         return;
@@ -199,12 +200,13 @@ export function createThreadDialog(ctx, { onClose } = {}) {
     replyStatus.textContent = 'Sending…';
     ctx.clearError();
     const seq = loadSeq;
+    let sent;
     try {
-      await ctx.api.reply(latest.message_id, replyInput.value, replyKey);
+      sent = await ctx.api.reply(latest.message_id, replyInput.value, replyKey);
     } catch (error) {
       replyStatus.textContent = '';
-      ctx.showError(error);
       replyButton.disabled = false;
+      ctx.showError(error, { action: 'reply', focus: true });
       return;
     }
     replyKey = null;
@@ -222,8 +224,11 @@ export function createThreadDialog(ctx, { onClose } = {}) {
       render();
       scroller.scrollTop = scroller.scrollHeight;
     } catch (error) {
-      ctx.showError(error);
+      if (seq === loadSeq) ctx.showError(error, { focus: true });
+      return;
     }
+    const mine = sent && [...list.children].find((li) => li.dataset.messageId === sent.message_id);
+    (mine || replyInput).focus();
   }
 
   return { open, close, isOpen: () => dialog.open };
