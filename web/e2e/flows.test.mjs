@@ -83,7 +83,7 @@ describe('Healing Space messaging SPA', () => {
     await byTestId(alice, 'compose-send').click();
     const { code, text, times } = await errorBanner(alice);
     assert.equal(code, 'invalid_input');
-    assert.match(text, /not blank\. Please change your message and try again\.$/);
+    assert.match(text, /^[A-Z`].+\. Please change your message and try again\.$/, 'what to fix, then the next step');
     assert.equal(times, 1, 'one place per error');
     assert.equal((await focused(alice)).testid, 'error-banner');
   });
