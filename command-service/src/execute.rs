@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::metadata::event_metadata;
 use crate::state::CommandState;
+use crate::store::capture_append;
 
 /// How often a command is retried when another command on the same message committed first.
 const CONFLICT_RETRIES: usize = 4;
@@ -35,6 +36,9 @@ fn store_error(err: AggregateError<MessageError>) -> ExecuteError {
         AggregateError::AggregateConflict => ExecuteError::Api(ApiError::Conflict(
             "the message was changed concurrently; retry".into(),
         )),
+        AggregateError::DatabaseConnectionError(cause) | AggregateError::UnexpectedError(cause) => {
+            ExecuteError::Api(ApiError::from_store(cause))
+        }
         other => ExecuteError::Api(ApiError::internal(other)),
     }
 }
@@ -69,12 +73,23 @@ async fn run(
     let metadata = event_metadata(caller, None);
     let mut attempt = 0;
     loop {
-        match state
-            .cqrs
-            .execute_with_metadata(&aggregate_id, command.clone(), metadata.clone())
-            .await
-        {
-            Ok(()) => break,
+        let (outcome, appended) = capture_append(state.cqrs.execute_with_metadata(
+            &aggregate_id,
+            command.clone(),
+            metadata.clone(),
+        ))
+        .await;
+        match outcome {
+            Ok(()) => {
+                // From here on the command is done: nothing may turn it into an error answer.
+                state.signal.committed().await;
+                return match appended {
+                    Some(position) => Ok(position),
+                    // Nothing new to record (a repeated read receipt or delete): the message's
+                    // current position is the token, and only this read can fail, harmlessly.
+                    None => Ok(last_position(state, &aggregate_id).await?),
+                };
+            }
             Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
                 attempt += 1;
                 tracing::debug!(%id, attempt, "optimistic concurrency conflict, retrying");
@@ -82,8 +97,6 @@ async fn run(
             Err(err) => return Err(store_error(err)),
         }
     }
-    state.signal.committed();
-    Ok(last_position(state, &aggregate_id).await?)
 }
 
 /// The position of the message's last event ([`LogPosition::START`] when it has none).

@@ -17,6 +17,7 @@ mod openapi;
 mod receipts;
 mod signal;
 mod state;
+mod store;
 
 pub use app::{Application, CommandSettings};
 pub use openapi::openapi;
@@ -47,6 +48,8 @@ pub fn routes(state: CommandState) -> Router {
             post(receipts::restore_message),
         )
         .route("/api/admin/users", post(admin::create_user))
+        .route("/api/admin/users/{user}/disable", post(admin::disable_user))
+        .route("/api/admin/users/{user}/enable", post(admin::enable_user))
         .route(
             "/api/admin/patient-approvals",
             put(admin::set_patient_approval),

@@ -7,8 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use sqlx::PgPool;
 use tokio::sync::Notify;
+
+/// Work run after each commit, before the command answers (an observer: it cannot fail the
+/// command). Tests use it to break the database between a commit and its answer.
+pub type AfterCommit = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// The channel the projector `LISTEN`s on.
 pub const EVENTS_CHANNEL: &str = "hs_events";
@@ -17,6 +22,7 @@ pub const EVENTS_CHANNEL: &str = "hs_events";
 #[derive(Clone, Default)]
 pub struct CommitSignal {
     targets: Vec<Arc<Notify>>,
+    observers: Vec<AfterCommit>,
 }
 
 impl CommitSignal {
@@ -24,6 +30,7 @@ impl CommitSignal {
     pub fn in_process(projector: Arc<Notify>) -> Self {
         Self {
             targets: vec![projector],
+            observers: Vec::new(),
         }
     }
 
@@ -48,13 +55,23 @@ impl CommitSignal {
         });
         Self {
             targets: vec![notify],
+            observers: Vec::new(),
         }
     }
 
-    /// Signals a commit (cheap; coalesces while nobody is waiting).
-    pub fn committed(&self) {
+    /// Also runs `observer` after every commit.
+    pub fn with_observer(mut self, observer: AfterCommit) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    /// Signals a commit (cheap; coalesces while nobody is waiting), then runs the observers.
+    pub async fn committed(&self) {
         for target in &self.targets {
             target.notify_one();
+        }
+        for observer in &self.observers {
+            observer().await;
         }
     }
 }

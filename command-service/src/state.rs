@@ -5,12 +5,16 @@ use std::sync::Arc;
 use accounts::PgDirectory;
 use axum::extract::FromRef;
 use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::CqrsFramework;
 use events::Message;
 use http_edge::Edge;
-use postgres_es::{PostgresCqrs, PostgresEventRepository};
 use sqlx::PgPool;
 
 use crate::signal::CommitSignal;
+use crate::store::EventStore;
+
+/// cqrs-es over the events table, appending through [`EventStore`].
+pub type MessageStore = PersistedEventStore<EventStore, Message>;
 
 /// Shared by every command handler.
 #[derive(Clone)]
@@ -18,9 +22,9 @@ pub struct CommandState {
     pub edge: Edge,
     pub pool: PgPool,
     /// Runs commands: load the aggregate, decide, append (optimistic concurrency).
-    pub cqrs: Arc<PostgresCqrs<Message>>,
+    pub cqrs: Arc<CqrsFramework<Message, MessageStore>>,
     /// Loads aggregates without running a command (a reply's parent, idempotent repeats).
-    pub store: Arc<PersistedEventStore<PostgresEventRepository, Message>>,
+    pub store: Arc<MessageStore>,
     pub signal: CommitSignal,
 }
 
@@ -28,9 +32,9 @@ impl CommandState {
     /// State over `pool`, waking the projector through `signal` after each commit.
     pub fn new(pool: PgPool, edge: Edge, signal: CommitSignal) -> Self {
         let directory: events::MessagingServices = Arc::new(PgDirectory::new(pool.clone()));
-        let cqrs = postgres_es::postgres_cqrs(pool.clone(), vec![], directory);
-        let store =
-            PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
+        let event_store = || PersistedEventStore::new_event_store(EventStore::new(pool.clone()));
+        let cqrs = CqrsFramework::new(event_store(), vec![], directory);
+        let store = event_store();
         Self {
             edge,
             pool,

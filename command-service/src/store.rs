@@ -1,0 +1,224 @@
+//! The event store as cqrs-es sees it: postgres-es's table, with an append that reports where it
+//! landed.
+//!
+//! postgres-es appends event by event and says nothing of the position; reading it back after
+//! the commit (on another connection) turned a stored message into an error answer whenever that
+//! second read failed. Here the append is one `INSERT … SELECT FROM unnest(…) RETURNING` in its
+//! own transaction, so the position comes from the statement that stored the events, and a
+//! commit that succeeded always answers its success. The position reaches the handler through a
+//! task-local slot ([`capture_append`]) because cqrs-es's `persist` returns `()`.
+//!
+//! Errors keep their `sqlx::Error` inside (`PersistenceError::ConnectionError` /
+//! `UnknownError`), so the edge can tell an unavailable database (503) from a bug (500).
+
+use std::cell::Cell;
+
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use cqrs_es::Aggregate;
+use events::LogPosition;
+use postgres_es::PostgresEventRepository;
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+tokio::task_local! {
+    static LAST_APPEND: Cell<Option<LogPosition>>;
+}
+
+/// Runs `work` and returns, beside its output, the position of the last event it appended
+/// (`None` when it appended nothing).
+pub async fn capture_append<F: std::future::Future>(work: F) -> (F::Output, Option<LogPosition>) {
+    LAST_APPEND
+        .scope(Cell::new(None), async move {
+            let output = work.await;
+            (output, LAST_APPEND.with(Cell::get))
+        })
+        .await
+}
+
+/// The events table through cqrs-es, appending in one statement.
+pub struct EventStore {
+    pool: PgPool,
+    /// Replays (unused by the services, required by the trait) go through postgres-es itself.
+    replays: PostgresEventRepository,
+}
+
+impl EventStore {
+    /// The store over `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            replays: PostgresEventRepository::new(pool.clone()),
+            pool,
+        }
+    }
+
+    async fn select(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        after_sequence: i64,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let rows = sqlx::query(
+            "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata
+             FROM events
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
+             ORDER BY sequence",
+        )
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .bind(after_sequence)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(persistence_error)?;
+        rows.iter()
+            .map(|row| serialized_event(aggregate_type, row))
+            .collect()
+    }
+
+    async fn append(
+        &self,
+        aggregate_type: &str,
+        events: &[SerializedEvent],
+    ) -> Result<Option<LogPosition>, PersistenceError> {
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let mut ids = Vec::with_capacity(events.len());
+        let mut sequences = Vec::with_capacity(events.len());
+        let mut types = Vec::with_capacity(events.len());
+        let mut versions = Vec::with_capacity(events.len());
+        let mut payloads = Vec::with_capacity(events.len());
+        let mut metadata = Vec::with_capacity(events.len());
+        for event in events {
+            ids.push(event.aggregate_id.clone());
+            sequences.push(i64::try_from(event.sequence).map_err(unknown)?);
+            types.push(event.event_type.clone());
+            versions.push(event.event_version.clone());
+            payloads.push(event.payload.clone());
+            metadata.push(event.metadata.clone());
+        }
+        // `ORDER BY ord` keeps global positions in the events' order; the highest one, with the
+        // transaction's id, is the position a reader must reach to see all of them.
+        let row: (String, i64) = sqlx::query_as(
+            "WITH appended AS (
+                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                     event_version, payload, metadata)
+                 SELECT $1, e.id, e.seq, e.type, e.version, e.payload, e.metadata
+                 FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[],
+                             $7::jsonb[]) WITH ORDINALITY
+                      AS e(id, seq, type, version, payload, metadata, ord)
+                 ORDER BY e.ord
+                 RETURNING transaction_id, global_position)
+             SELECT transaction_id::text, global_position FROM appended
+             ORDER BY global_position DESC LIMIT 1",
+        )
+        .bind(aggregate_type)
+        .bind(&ids)
+        .bind(&sequences)
+        .bind(&types)
+        .bind(&versions)
+        .bind(&payloads)
+        .bind(&metadata)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(persistence_error)?;
+        let transaction_id = row.0.parse().map_err(unknown)?;
+        Ok(Some(LogPosition {
+            transaction_id,
+            global_position: row.1,
+        }))
+    }
+}
+
+fn serialized_event(
+    aggregate_type: &str,
+    row: &PgRow,
+) -> Result<SerializedEvent, PersistenceError> {
+    let sequence: i64 = row.try_get("sequence").map_err(persistence_error)?;
+    Ok(SerializedEvent::new(
+        row.try_get("aggregate_id").map_err(persistence_error)?,
+        usize::try_from(sequence).map_err(unknown)?,
+        aggregate_type.to_owned(),
+        row.try_get("event_type").map_err(persistence_error)?,
+        row.try_get("event_version").map_err(persistence_error)?,
+        row.try_get::<Value, _>("payload")
+            .map_err(persistence_error)?,
+        row.try_get::<Value, _>("metadata")
+            .map_err(persistence_error)?,
+    ))
+}
+
+fn unknown(err: impl std::error::Error + Send + Sync + 'static) -> PersistenceError {
+    PersistenceError::UnknownError(Box::new(err))
+}
+
+/// A unique-key violation is another writer's event at the same sequence: the optimistic
+/// concurrency conflict. Connection-level failures stay recognisable as such.
+fn persistence_error(err: sqlx::Error) -> PersistenceError {
+    match &err {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+            PersistenceError::OptimisticLockError
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => PersistenceError::ConnectionError(Box::new(err)),
+        _ => PersistenceError::UnknownError(Box::new(err)),
+    }
+}
+
+impl PersistedEventRepository for EventStore {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.select(A::TYPE, aggregate_id, -1).await
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let after = i64::try_from(last_sequence).map_err(unknown)?;
+        self.select(A::TYPE, aggregate_id, after).await
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        _aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        // Messages are short streams: the services never configure snapshots.
+        Ok(None)
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        if snapshot_update.is_some() {
+            return Err(PersistenceError::UnknownError(
+                "snapshots are not configured for this store".into(),
+            ));
+        }
+        let position = self.append(A::TYPE, events).await?;
+        // Outside `capture_append` (a caller that does not ask) there is nowhere to report to.
+        let _ = LAST_APPEND.try_with(|slot| slot.set(position.or(slot.get())));
+        Ok(())
+    }
+
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
+        self.replays.stream_events::<A>(aggregate_id).await
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        self.replays.stream_all_events::<A>().await
+    }
+}
