@@ -4,6 +4,10 @@ use async_trait::async_trait;
 use events::{Directory, DirectoryError, UserInfo};
 use sqlx::PgPool;
 
+fn store_error(err: sqlx::Error) -> DirectoryError {
+    DirectoryError::Store(Box::new(err))
+}
+
 /// Answers the messaging policy's questions from PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgDirectory {
@@ -25,11 +29,11 @@ impl Directory for PgDirectory {
                 .bind(username)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(|e| DirectoryError(e.to_string()))?;
+                .map_err(store_error)?;
         row.map(|(username, role)| {
             role.parse()
                 .map(|role| UserInfo { username, role })
-                .map_err(|e| DirectoryError(format!("{e}")))
+                .map_err(|e| DirectoryError::Invalid(e.to_string()))
         })
         .transpose()
     }
@@ -43,6 +47,6 @@ impl Directory for PgDirectory {
         .bind(patient)
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| DirectoryError(e.to_string()))
+        .map_err(store_error)
     }
 }

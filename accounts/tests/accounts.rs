@@ -69,14 +69,14 @@ async fn the_directory_answers_roles_and_approvals(pool: PgPool) -> Result<(), U
     let found = directory
         .find_user("dr_carol")
         .await
-        .map_err(|e| UserError::InvalidInput(e.0))?;
+        .map_err(|e| UserError::InvalidInput(e.to_string()))?;
     assert_eq!(found.map(|u| u.role), Some(Role::Clinician));
     let check = |d: &PgDirectory| {
         let d = d.clone();
         async move {
             d.is_assigned("dr_carol", "alice")
                 .await
-                .map_err(|e| UserError::InvalidInput(e.0))
+                .map_err(|e| UserError::InvalidInput(e.to_string()))
         }
     };
     assert!(!check(&directory).await?);

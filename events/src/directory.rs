@@ -61,10 +61,17 @@ pub struct UserInfo {
     pub role: Role,
 }
 
-/// The directory could not answer (for example, the database is down).
+/// The directory could not answer.
 #[derive(Debug, thiserror::Error)]
-#[error("directory unavailable: {0}")]
-pub struct DirectoryError(pub String);
+pub enum DirectoryError {
+    /// Its store failed; the cause (for example a database error) is kept so the edge can tell
+    /// an outage (503) from a bug (500).
+    #[error("directory store failed: {0}")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// It holds something the domain cannot read (an unknown role): a bug or a bad migration.
+    #[error("directory data is invalid: {0}")]
+    Invalid(String),
+}
 
 /// Users, roles and clinician approvals, as the messaging policy needs them.
 #[async_trait]

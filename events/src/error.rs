@@ -19,6 +19,9 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// The one answer to "may I write to this user?" when the policy says no.
+pub const POLICY_REFUSAL: &str = "you may not send a message to this user";
+
 /// Why a command was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
@@ -34,11 +37,13 @@ pub enum MessageError {
     UnknownUser(String),
     #[error("message {0} does not exist")]
     UnknownMessage(Uuid),
-    #[error("a {sender} may not send a message to a {recipient}")]
+    // The three policy refusals read the same to the caller: naming the recipient's role or
+    // assignment would let anyone probe who is a patient, a clinician or an administrator.
+    #[error("{POLICY_REFUSAL}")]
     RoleForbidden { sender: Role, recipient: Role },
-    #[error("a patient may only write to a clinician in reply to that clinician's message")]
+    #[error("{POLICY_REFUSAL}")]
     PatientMayOnlyReplyToClinician,
-    #[error("patient `{patient}` is not assigned to you")]
+    #[error("{POLICY_REFUSAL}")]
     PatientNotAssigned { patient: String },
     #[error("only clinicians may use the clinician channel")]
     NotAClinician,

@@ -19,7 +19,7 @@ mod position;
 pub use aggregate::{Message, MessageState};
 pub use commands::{MessageCommand, ParentMessage, ReplyToMessage, SendMessage};
 pub use directory::{Directory, DirectoryError, MessagingServices, Role, UserInfo};
-pub use error::{ErrorKind, MessageError};
+pub use error::{ErrorKind, MessageError, POLICY_REFUSAL};
 pub use event::{Channel, MessageEvent, EVENT_VERSION};
 pub use policy::{check_policy, reply_subject};
 pub use position::{BadToken, LogPosition};

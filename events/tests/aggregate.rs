@@ -39,11 +39,11 @@ struct Unreachable;
 #[async_trait]
 impl Directory for Unreachable {
     async fn find_user(&self, _: &str) -> Result<Option<UserInfo>, DirectoryError> {
-        Err(DirectoryError("connection refused".into()))
+        Err(DirectoryError::Store("connection refused".into()))
     }
 
     async fn is_assigned(&self, _: &str, _: &str) -> Result<bool, DirectoryError> {
-        Err(DirectoryError("connection refused".into()))
+        Err(DirectoryError::Store("connection refused".into()))
     }
 }
 

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub enum ApiError {
     #[error("authentication required")]
     Unauthenticated,
+    /// A login with a wrong username or password (the same answer for both).
+    #[error("wrong username or password")]
+    BadCredentials,
     #[error("missing or invalid CSRF token")]
     CsrfFailed,
     #[error("too many requests, retry after {retry_after_secs} s")]
@@ -56,7 +59,7 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::CsrfFailed | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::InvalidInput(_) => StatusCode::BAD_REQUEST,
@@ -72,7 +75,7 @@ impl ApiError {
     /// The stable error code of `API.md`.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::Unauthenticated | ApiError::BadCredentials => "unauthenticated",
             ApiError::CsrfFailed => "csrf_failed",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::InvalidInput(_) => "invalid_input",
@@ -99,10 +102,16 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status(), Json(body)).into_response();
-        if let ApiError::RateLimited { retry_after_secs } = self {
+        let retry_after = match self {
+            ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            // Outages are short or answered by failover: come back in a second.
+            ApiError::Unavailable => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -123,6 +132,9 @@ impl ApiError {
 
 impl From<MessageError> for ApiError {
     fn from(err: MessageError) -> Self {
+        if let MessageError::Directory(events::DirectoryError::Store(source)) = err {
+            return ApiError::from_store(source);
+        }
         match err.kind() {
             ErrorKind::InvalidInput => ApiError::InvalidInput(err.to_string()),
             ErrorKind::NotFound => ApiError::NotFound(err.to_string()),
@@ -135,12 +147,30 @@ impl From<MessageError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut => {
-                tracing::warn!("database pool timed out");
-                ApiError::Unavailable
+        crate::db::note_error(&err);
+        if crate::db::is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            ApiError::Unavailable
+        } else {
+            ApiError::internal(err)
+        }
+    }
+}
+
+impl ApiError {
+    /// An error from below (cqrs-es, the directory): 503 when a database error in its chain
+    /// says the database is unavailable, else an opaque 500.
+    pub fn from_store(err: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        match crate::db::find_sqlx_error(err.as_ref()) {
+            Some(db) => {
+                crate::db::note_error(db);
+                if crate::db::is_unavailable(db) {
+                    tracing::warn!(error = %db, "database unavailable");
+                    return ApiError::Unavailable;
+                }
+                ApiError::Internal(err)
             }
-            other => ApiError::internal(other),
+            None => ApiError::Internal(err),
         }
     }
 }
@@ -153,6 +183,7 @@ impl From<accounts::UserError> for ApiError {
             UnknownUser(_) => ApiError::NotFound(err.to_string()),
             AlreadyExists(_) => ApiError::Conflict(err.to_string()),
             WrongRole { .. } => ApiError::InvalidInput(err.to_string()),
+            Password(accounts::PasswordError::Busy) => ApiError::Unavailable,
             Password(_) => ApiError::internal(err),
             Database(db) => db.into(),
         }
