@@ -5,12 +5,14 @@
 //! constant-ish time whether or not the user exists, setting approvals, and [`PgDirectory`], the
 //! PostgreSQL implementation of the domain's [`events::Directory`].
 
+mod control;
 mod directory;
 mod password;
 mod users;
 
+pub use control::{disable_user, enable_user};
 pub use directory::PgDirectory;
-pub use password::{hash_password, verify_password, PasswordError};
+pub use password::{hash_password, verify_password, PasswordError, PasswordWorkers};
 pub use users::{
     authenticate, create_user, find_user, set_approval, ApprovalStatus, NewUser, User, UserError,
 };

@@ -1,13 +1,11 @@
 //! Statements on `users` and `patient_approvals`.
 
-use std::sync::OnceLock;
-
 use chrono::{DateTime, Utc};
 use events::limits::is_valid_username;
 use events::Role;
 use sqlx::PgPool;
 
-use crate::password::{hash_password, verify_password, PasswordError};
+use crate::password::{PasswordError, PasswordWorkers};
 
 /// A user as the API shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,10 +100,7 @@ pub async fn create_user(pool: &PgPool, new: NewUser) -> Result<User, UserError>
             "display_name must be at most {MAX_DISPLAY_NAME_CHARS} characters"
         )));
     }
-    let password = new.password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| UserError::InvalidInput(format!("hashing task failed: {e}")))??;
+    let hash = PasswordWorkers::global().hash(new.password).await?;
     let row: Option<(DateTime<Utc>,)> = sqlx::query_as(
         "INSERT INTO users (username, display_name, role, password_hash)
          VALUES ($1, $2, $3, $4)
@@ -154,24 +149,25 @@ pub async fn find_user(pool: &PgPool, username: &str) -> Result<Option<User>, Us
     row.map(user_from_row).transpose()
 }
 
-/// A hash of no password, verified against when the user does not exist, so that a wrong
-/// username costs the same time as a wrong password.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| hash_password("decoy password, never valid").unwrap_or_default())
-}
+/// A hash of no password (argon2id, default parameters), verified against when the user does
+/// not exist, so that a wrong username costs the same time as a wrong password.
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$ZGVjb3lkZWNveWRlY295$0CLQ4vEI5wxvd9LzaUiuKmzD0yMJ8r8wG7Bqt5IsbQY";
 
-/// The user when `password` is theirs; `None` for a wrong username or password alike.
+/// The user when `password` is theirs and the account is not disabled; `None` for a wrong
+/// username, a wrong password or a disabled account alike (each costs one verification).
+/// [`UserError::Password`] with `Busy` when the password workers' queue is full.
 pub async fn authenticate(
     pool: &PgPool,
     username: &str,
     password: &str,
 ) -> Result<Option<User>, UserError> {
-    let row: Option<(String, String, String, DateTime<Utc>, String)> =
+    let row: Option<(String, String, String, DateTime<Utc>, String, bool)> =
         if is_valid_username(username) {
             sqlx::query_as(
-                "SELECT username, display_name, role, created_at, password_hash
-             FROM users WHERE username = $1",
+                "SELECT username, display_name, role, created_at, password_hash,
+                        disabled_at IS NOT NULL
+                 FROM users WHERE username = $1",
             )
             .bind(username)
             .fetch_optional(pool)
@@ -184,12 +180,11 @@ pub async fn authenticate(
         .take(MAX_PASSWORD_CHARS)
         .collect::<String>();
     let (user, hash) = match row {
-        Some((u, d, r, c, hash)) => (Some((u, d, r, c)), hash),
-        None => (None, decoy_hash().to_owned()),
+        Some((u, d, r, c, hash, false)) => (Some((u, d, r, c)), hash),
+        Some((.., hash, true)) => (None, hash),
+        None => (None, DECOY_HASH.to_owned()),
     };
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let matches = PasswordWorkers::global().verify(password, hash).await?;
     match (user, matches) {
         (Some(row), true) => Ok(Some(user_from_row(row)?)),
         _ => Ok(None),

@@ -1,6 +1,6 @@
 //! Administration of users and clinician approvals.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -99,4 +99,58 @@ pub async fn set_patient_approval(
     tracing::info!(admin = %caller.username, clinician = %body.clinician, patient = %body.patient,
         status = status.as_str(), "patient approval set");
     Ok(ApiJson(body))
+}
+
+/// Answer of `POST /api/admin/users/{user}/disable`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DisabledResponse {
+    pub username: String,
+    pub disabled_at: DateTime<Utc>,
+}
+
+/// Answer of `POST /api/admin/users/{user}/enable`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnabledResponse {
+    pub username: String,
+}
+
+/// Disables an account: every session of the user ends at once and logins answer 401 like a
+/// wrong password; their messages stay. Repeating it is 200 with the first `disabled_at`.
+#[utoipa::path(post, path = "/api/admin/users/{user}/disable", tag = "admin",
+    params(("user" = String, Path, description = "the username")),
+    responses((status = 200, body = DisabledResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn disable_user(
+    State(state): State<CommandState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<ApiJson<DisabledResponse>, ApiError> {
+    require_admin(&caller)?;
+    if user == caller.username {
+        return Err(ApiError::Conflict(
+            "you cannot disable your own account".into(),
+        ));
+    }
+    let disabled_at = accounts::disable_user(&state.pool, &user).await?;
+    tracing::info!(admin = %caller.username, user = %user, "account disabled");
+    Ok(ApiJson(DisabledResponse {
+        username: user,
+        disabled_at,
+    }))
+}
+
+/// Lets a disabled account log in again (its old sessions stay ended).
+#[utoipa::path(post, path = "/api/admin/users/{user}/enable", tag = "admin",
+    params(("user" = String, Path, description = "the username")),
+    responses((status = 200, body = EnabledResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn enable_user(
+    State(state): State<CommandState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<ApiJson<EnabledResponse>, ApiError> {
+    require_admin(&caller)?;
+    accounts::enable_user(&state.pool, &user).await?;
+    tracing::info!(admin = %caller.username, user = %user, "account enabled");
+    Ok(ApiJson(EnabledResponse { username: user }))
 }

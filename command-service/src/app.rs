@@ -44,6 +44,8 @@ impl CommandSettings {
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    /// Purges ended sessions hourly until the service stops.
+    purging: tokio_util::sync::CancellationToken,
 }
 
 impl Application {
@@ -52,11 +54,16 @@ impl Application {
         let pool = http_edge::connect_pool(&settings.database_url, settings.pool_max).await?;
         migrations::MIGRATOR.run(&pool).await?;
         let signal = CommitSignal::relay_to_postgres(pool.clone(), settings.notify_debounce);
-        let state = CommandState::new(pool.clone(), Edge::new(pool, settings.edge), signal);
+        let edge = Edge::new(pool.clone(), settings.edge);
+        let purging = tokio_util::sync::CancellationToken::new();
+        edge.sessions
+            .spawn_purger(std::time::Duration::from_secs(3600), purging.clone());
+        let state = CommandState::new(pool, edge, signal);
         let listener = TcpListener::bind(settings.addr).await?;
         Ok(Self {
             listener,
             router: crate::app(state),
+            purging,
         })
     }
 
@@ -76,6 +83,8 @@ impl Application {
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await?;
+        self.purging.cancel();
+        Ok(())
     }
 }

@@ -18,6 +18,8 @@ use crate::{admin, messages, receipts};
         receipts::restore_message,
         admin::create_user,
         admin::set_patient_approval,
+        admin::disable_user,
+        admin::enable_user,
     ),
     components(schemas(http_edge::ErrorBody, http_edge::ErrorDetail)),
     tags((name = "commands", description = "Changes to messages; each answers X-Consistency-Token"),

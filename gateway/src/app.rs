@@ -1,11 +1,11 @@
 //! Assembling and running the gateway.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use audit::access::{AccessLogger, DEFAULT_CAPACITY};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use command_service::{CommandState, CommitSignal};
@@ -17,13 +17,15 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tower_http::services::{ServeDir, ServeFile};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::ops;
 use crate::proxy::{forward, Upstreams};
 use crate::security::with_security_headers;
+use crate::serve::{serve, ConnectionLimits};
 use crate::settings::GatewaySettings;
+
+/// How often ended sessions are purged.
+const SESSION_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Where the API is served from.
 pub enum Backend {
@@ -33,16 +35,21 @@ pub enum Backend {
     Split(Upstreams),
 }
 
-/// Everything the gateway serves: the APIs, the operations endpoints and the SPA.
+/// The longest a request may take before it answers 503 `unavailable`.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything the gateway serves on its public port: the APIs, health, readiness, the OpenAPI
+/// document and the SPA. Metrics are served apart ([`metrics_router`]).
 pub fn router(backend: Backend, pool: PgPool, web_dir: &Path, body_limit: usize) -> Router {
     crate::metrics::prometheus();
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/api/openapi.json", get(ops::openapi_json))
-        .route("/metrics", get(crate::metrics::metrics))
         .with_state(pool);
-    let spa = ServeDir::new(web_dir).not_found_service(ServeFile::new(web_dir.join("index.html")));
+    let spa = Router::new()
+        .fallback(crate::spa::serve)
+        .with_state(crate::spa::WebRoot(Arc::new(web_dir.to_path_buf())));
     let api = match backend {
         Backend::Local(commands, queries) => command_service::routes(commands)
             .merge(query_service::routes(queries))
@@ -53,17 +60,41 @@ pub fn router(backend: Backend, pool: PgPool, web_dir: &Path, body_limit: usize)
     };
     let app = api
         .merge(ops)
-        // The browser tests live beside the SPA; they are not part of it.
-        .route("/e2e/{*rest}", any(http_edge::routes::not_found))
-        .fallback_service(spa);
+        .merge(spa)
+        .layer(axum::middleware::from_fn(time_limit));
     with_security_headers(http_edge::common_layers(app, body_limit))
+}
+
+/// A request that runs past [`REQUEST_TIMEOUT`] answers 503 in the error envelope, inside the
+/// layers that add request ids and security headers.
+async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("request timed out");
+            http_edge::ApiError::Unavailable.into_response()
+        }
+    }
+}
+
+/// `GET /metrics` (Prometheus text), for the separate metrics listener (`METRICS_ADDR`).
+pub fn metrics_router(pool: PgPool) -> Router {
+    crate::metrics::prometheus();
+    Router::new()
+        .route("/metrics", get(crate::metrics::metrics))
+        .with_state(pool)
 }
 
 /// A bound gateway, ready to run.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// The metrics listener (`METRICS_ADDR`), when enabled.
+    metrics: Option<(TcpListener, Router)>,
+    limits: ConnectionLimits,
     grace: Duration,
+    /// Purges ended sessions (single-process mode; the services do it in split mode).
+    purger: Option<(JoinHandle<()>, CancellationToken)>,
     /// The in-process projector (single-machine mode) and its stop signal.
     projector: Option<(JoinHandle<()>, CancellationToken)>,
     /// The access log's writer: it flushes and ends once the router is dropped.
@@ -81,6 +112,7 @@ impl Application {
         let commits = Arc::new(Notify::new());
         let mut projector = None;
         let mut access_writer = None;
+        let mut purger = None;
         let backend = match &settings.upstreams {
             Some((commands, queries)) => Backend::Split(Upstreams::new(
                 commands,
@@ -102,6 +134,12 @@ impl Application {
                 .with_access_log(logger);
                 let stop = CancellationToken::new();
                 projector = Some((runtime.spawn(stop.clone()), stop));
+                let stop_purging = CancellationToken::new();
+                purger = Some((
+                    edge.sessions
+                        .spawn_purger(SESSION_PURGE_EVERY, stop_purging.clone()),
+                    stop_purging,
+                ));
                 let commands = CommandState::new(
                     pool.clone(),
                     edge,
@@ -117,9 +155,23 @@ impl Application {
             settings.edge.body_limit_bytes,
         );
         let listener = TcpListener::bind(settings.addr).await?;
+        let metrics = match settings.metrics_addr {
+            None => None,
+            Some(addr) => match TcpListener::bind(addr).await {
+                Ok(listener) => Some((listener, metrics_router(pool.clone()))),
+                Err(err) => {
+                    // Metrics are not worth refusing to serve patients for; say so loudly.
+                    tracing::error!(%addr, error = %err, "cannot bind METRICS_ADDR: no metrics");
+                    None
+                }
+            },
+        };
         Ok(Self {
             listener,
             router,
+            metrics,
+            limits: settings.limits,
+            purger,
             grace: settings.shutdown_grace,
             projector,
             access_writer,
@@ -133,36 +185,48 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// The metrics listener's bound port, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let (listener, _) = self.metrics.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
+    }
+
     /// Serves until `shutdown` resolves, then lets in-flight requests finish (bounded by the
     /// grace period).
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let router = self.router.layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(60),
-        ));
-        let grace = self.grace;
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
+        let stop = CancellationToken::new();
+        let metrics = self.metrics.map(|(listener, router)| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                serve(
+                    listener,
+                    router,
+                    ConnectionLimits::default(),
+                    stop.cancelled_owned(),
+                    Duration::from_secs(1),
+                )
+                .await;
+            })
         });
-        let served = tokio::select! {
-            result = serve => result,
-            () = async move {
-                let _ = stopping_rx.await;
-                tokio::time::sleep(grace).await;
-            } => {
-                tracing::warn!("grace period over, dropping remaining connections");
-                Ok(())
-            }
-        };
+        serve(
+            self.listener,
+            self.router,
+            self.limits,
+            shutdown,
+            self.grace,
+        )
+        .await;
+        stop.cancel();
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
+        if let Some((task, stop)) = self.purger {
+            stop.cancel();
+            let _ = task.await;
+        }
         // Serving has ended and the router (every logger with it) is dropped: the writer
         // flushes what is buffered and ends.
         if let Some(writer) = self.access_writer {
@@ -178,6 +242,6 @@ impl Application {
             stop.cancel();
             let _ = task.await;
         }
-        served
+        Ok(())
     }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use http_edge::{parse_setting, DatabaseUrl, EdgeSettings, SettingsError};
 
+use crate::serve::ConnectionLimits;
+
 /// Everything the gateway process needs.
 #[derive(Debug, Clone)]
 pub struct GatewaySettings {
@@ -21,6 +23,11 @@ pub struct GatewaySettings {
     /// `COMMAND_UPSTREAM` and `QUERY_UPSTREAM` (`http://host:port`, both or neither): split
     /// mode, forwarding `/api/*` to separately running services instead of serving it here.
     pub upstreams: Option<(String, String)>,
+    /// `METRICS_ADDR` (default `127.0.0.1:9464`; `off` disables): the listener of `/metrics`,
+    /// apart from the public port.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `HEADER_READ_TIMEOUT_SECS` (default 10) and `MAX_CONNECTIONS` (default 4096).
+    pub limits: ConnectionLimits,
     pub edge: EdgeSettings,
 }
 
@@ -45,6 +52,20 @@ impl GatewaySettings {
                         problem: "set both COMMAND_UPSTREAM and QUERY_UPSTREAM, or neither".into(),
                     })
                 }
+            },
+            metrics_addr: match env("METRICS_ADDR").as_deref().map(str::trim) {
+                Some("off") | Some("") => None,
+                _ => Some(parse_setting(
+                    &env,
+                    "METRICS_ADDR",
+                    SocketAddr::from(([127, 0, 0, 1], 9464)),
+                )?),
+            },
+            limits: ConnectionLimits {
+                header_read_timeout: Duration::from_secs(
+                    parse_setting(&env, "HEADER_READ_TIMEOUT_SECS", 10u64)?.max(1),
+                ),
+                max_connections: parse_setting(&env, "MAX_CONNECTIONS", 4096usize)?.max(1),
             },
             edge: EdgeSettings::from_env()?,
         })

@@ -385,7 +385,12 @@ async fn command_service_seed(pool: &PgPool) {
 async fn metrics_count_requests_by_route_and_commands_by_outcome(pool: PgPool) {
     let router = router(pool.clone());
     send_one(&router, &pool).await;
-    let (status, headers, body) = get(&router, "/metrics").await;
+    let (_, _, public) = get(&router, "/metrics").await;
+    assert!(
+        !public.contains("http_requests_total"),
+        "not on the public port"
+    );
+    let (status, headers, body) = get(&gateway::metrics_router(pool.clone()), "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     assert!(headers["content-type"]
         .to_str()

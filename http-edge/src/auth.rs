@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq;
 
 use crate::client::ClientInfo;
 use crate::error::ApiError;
-use crate::sessions::COOKIE_NAME;
+use crate::sessions::cookie_name;
 use crate::Edge;
 
 /// The authenticated user of a request, with their client information.
@@ -24,16 +24,23 @@ pub struct Caller {
     pub client: ClientInfo,
 }
 
-/// The value of the session cookie, if the request carries one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
+/// The value of the cookie `name`, if the request carries exactly one. Two of them are refused
+/// as ambiguous: a cookie planted from a sibling domain must not shadow (or stand beside) the
+/// real one, and which one a server reads first is not something a browser promises.
+pub fn session_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut values = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.to_owned())
+        .filter(|(found, _)| *found == name)
+        .map(|(_, value)| value.to_owned());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(first),
+        Some(_) => None,
+    }
 }
 
 fn changes_state(method: &Method) -> bool {
@@ -59,7 +66,8 @@ where
             return Ok(caller.clone());
         }
         let edge = Edge::from_ref(state);
-        let token = session_cookie(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        let name = cookie_name(edge.settings.cookie_secure);
+        let token = session_cookie(&parts.headers, name).ok_or(ApiError::Unauthenticated)?;
         let session = edge
             .sessions
             .find(&token)
@@ -117,8 +125,31 @@ mod tests {
             axum::http::header::COOKIE,
             HeaderValue::from_static("theme=dark; hs_session=abc; x=y"),
         );
-        assert_eq!(session_cookie(&headers).as_deref(), Some("abc"));
-        assert_eq!(session_cookie(&HeaderMap::new()), None);
+        assert_eq!(
+            session_cookie(&headers, "hs_session").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(session_cookie(&headers, "__Host-hs_session"), None);
+        assert_eq!(session_cookie(&HeaderMap::new(), "hs_session"), None);
+    }
+
+    #[test]
+    fn two_session_cookies_are_ambiguous_and_count_as_none() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("hs_session=planted; hs_session=real"),
+        );
+        assert_eq!(session_cookie(&headers, "hs_session"), None);
+        headers.insert(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("hs_session=planted"),
+        );
+        headers.append(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("hs_session=real"),
+        );
+        assert_eq!(session_cookie(&headers, "hs_session"), None);
     }
 
     #[test]

@@ -8,8 +8,10 @@
 
 mod auth;
 mod client;
+pub mod db;
 mod error;
 mod json;
+pub mod login_throttle;
 pub mod metrics;
 pub mod rate_limit;
 pub mod routes;
@@ -33,6 +35,7 @@ pub use shutdown::shutdown_signal;
 
 use std::sync::Arc;
 
+use login_throttle::LoginThrottle;
 use rate_limit::{retry_after_secs, RateLimiter};
 use sessions::SessionStore;
 
@@ -42,6 +45,7 @@ pub struct Edge {
     pub sessions: SessionStore,
     pub settings: Arc<EdgeSettings>,
     pub limiter: Arc<RateLimiter>,
+    pub login_throttle: Arc<LoginThrottle>,
 }
 
 impl Edge {
@@ -63,7 +67,8 @@ impl Edge {
     pub fn new(pool: sqlx::PgPool, settings: EdgeSettings) -> Self {
         let limiter = Arc::new(RateLimiter::new(settings.rate.clone()));
         Self {
-            sessions: SessionStore::new(pool, settings.session_ttl),
+            sessions: SessionStore::new(pool, settings.session_ttl, settings.session_idle),
+            login_throttle: Arc::new(LoginThrottle::default()),
             settings: Arc::new(settings),
             limiter,
         }
@@ -77,11 +82,14 @@ fn limited(taken: Result<(), std::time::Duration>) -> Result<(), ApiError> {
 }
 
 /// A PostgreSQL pool of at most `max` connections that gives up acquiring after 5 s (the
-/// request then answers 503 rather than hanging).
+/// request then answers 503 rather than hanging), and never hands out a connection opened
+/// before the last poisoning fault ([`db`]).
 pub async fn connect_pool(url: &DatabaseUrl, max: u32) -> Result<sqlx::PgPool, sqlx::Error> {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(std::time::Duration::from_secs(5))
+        .before_acquire(|_, meta| Box::pin(async move { Ok(!db::is_stale(meta.age)) }))
+        .after_release(|_, meta| Box::pin(async move { Ok(!db::is_stale(meta.age)) }))
         .connect(url.expose())
         .await
 }

@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::client::{request_id_layer, ClientInfo};
 use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::sessions::COOKIE_NAME;
+use crate::sessions::cookie_name;
 use crate::Edge;
 
 /// `POST /api/auth/login` body.
@@ -57,10 +57,19 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
     edge.take_ip(client.ip)?;
+    let throttle = &edge.login_throttle;
+    throttle
+        .check(&body.username, client.ip, std::time::Instant::now())
+        .map_err(|wait| ApiError::RateLimited {
+            retry_after_secs: crate::rate_limit::retry_after_secs(wait),
+        })?;
     let pool = edge.sessions.pool().clone();
-    let user = accounts::authenticate(&pool, &body.username, &body.password)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+    let Some(user) = accounts::authenticate(&pool, &body.username, &body.password).await? else {
+        throttle.failed(&body.username, client.ip, std::time::Instant::now());
+        tracing::info!(ip = %client.ip, "login failed");
+        return Err(ApiError::BadCredentials);
+    };
+    throttle.succeeded(&body.username);
     let (token, csrf_token) = edge.sessions.create(&user.username).await?;
     tracing::info!(user = %user.username, "login");
     let cookie = session_cookie_header(&edge, &token, edge.settings.session_ttl.as_secs())?;
@@ -79,8 +88,9 @@ fn session_cookie_header(edge: &Edge, value: &str, max_age: u64) -> Result<Heade
     } else {
         ""
     };
+    let name = cookie_name(edge.settings.cookie_secure);
     HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
     .map_err(ApiError::internal)
 }

@@ -1,4 +1,10 @@
 //! Server-side sessions: a random cookie token (stored as its SHA-256) and a CSRF token each.
+//!
+//! A session ends at the first of: logout, its absolute lifetime (`SESSION_TTL_MINUTES`), an
+//! idle spell (`SESSION_IDLE_MINUTES` without a request; `last_seen_at` is refreshed at most once
+//! a minute, so the idle bound is exact to a minute and costs no write per request), or the
+//! account being disabled (every session revoked at once, and a disabled user's session is
+//! refused even before that). Ended sessions are purged a day later.
 
 use std::time::Duration;
 
@@ -13,6 +19,22 @@ use sqlx::PgPool;
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "hs_session";
 
+/// Its name when cookies are `Secure`: the `__Host-` prefix makes browsers refuse it from a
+/// sibling domain, over plain HTTP, with a `Domain` or with a path other than `/`.
+pub const SECURE_COOKIE_NAME: &str = "__Host-hs_session";
+
+/// The cookie name in use for these settings.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
+
+/// How often `last_seen_at` is refreshed at most.
+const TOUCH_EVERY_SECS: i64 = 60;
+
 /// A live session and its user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -21,6 +43,7 @@ pub struct Session {
     pub display_name: String,
     pub csrf_token: String,
     pub expires_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
 }
 
 /// Statements on the `sessions` table.
@@ -28,6 +51,7 @@ pub struct Session {
 pub struct SessionStore {
     pool: PgPool,
     ttl: Duration,
+    idle: Duration,
 }
 
 /// 256 random bits, URL-safe.
@@ -42,9 +66,10 @@ fn token_hash(token: &str) -> Vec<u8> {
 }
 
 impl SessionStore {
-    /// Sessions in `pool`, each living `ttl` from login.
-    pub fn new(pool: PgPool, ttl: Duration) -> Self {
-        Self { pool, ttl }
+    /// Sessions in `pool`, each living `ttl` from login and ending after `idle` without a
+    /// request.
+    pub fn new(pool: PgPool, ttl: Duration, idle: Duration) -> Self {
+        Self { pool, ttl, idle }
     }
 
     /// The pool the sessions live in.
@@ -70,27 +95,51 @@ impl SessionStore {
         Ok((token, csrf))
     }
 
-    /// The live (not expired, not revoked) session of a cookie token.
+    /// The live session of a cookie token: not expired, not idle too long, not revoked, and
+    /// its user not disabled. Refreshes `last_seen_at` when it is a minute old (best effort: a
+    /// database that refuses writes still serves reads).
     pub async fn find(&self, token: &str) -> Result<Option<Session>, sqlx::Error> {
-        let row: Option<(String, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT u.username, u.role, u.display_name, s.csrf_token, s.expires_at
+        let idle = chrono::Duration::from_std(self.idle).unwrap_or(chrono::Duration::minutes(30));
+        let hash = token_hash(token);
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT u.username, u.role, u.display_name, s.csrf_token, s.expires_at, s.last_seen_at
              FROM sessions s JOIN users u ON u.username = s.username
-             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()",
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+               AND s.last_seen_at > now() - $2 AND u.disabled_at IS NULL",
         )
-        .bind(token_hash(token))
+        .bind(&hash)
+        .bind(idle)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(
-            row.and_then(|(username, role, display_name, csrf_token, expires_at)| {
-                Some(Session {
-                    username,
-                    role: role.parse().ok()?,
-                    display_name,
-                    csrf_token,
-                    expires_at,
-                })
-            }),
+        let Some(session) = row.and_then(session_from_row) else {
+            return Ok(None);
+        };
+        if Utc::now() - session.last_seen_at > chrono::Duration::seconds(TOUCH_EVERY_SECS) {
+            if let Err(err) = sqlx::query(
+                "UPDATE sessions SET last_seen_at = now()
+                 WHERE token_hash = $1 AND last_seen_at < now() - make_interval(secs => $2)",
+            )
+            .bind(&hash)
+            .bind(TOUCH_EVERY_SECS as f64)
+            .execute(&self.pool)
+            .await
+            {
+                crate::db::note_error(&err);
+                tracing::warn!(error = %err, "could not refresh the session's last use");
+            }
+        }
+        Ok(Some(session))
+    }
+
+    /// Revokes every live session of `username` (the account was disabled); returns how many.
+    pub async fn revoke_all(&self, username: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = now() WHERE username = $1 AND revoked_at IS NULL",
         )
+        .bind(username)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Revokes the session of a cookie token (a no-op when it is already gone).
@@ -104,14 +153,55 @@ impl SessionStore {
         Ok(())
     }
 
-    /// Deletes sessions that expired or were revoked more than a day ago; returns how many.
+    /// Deletes sessions that ended (expired, revoked or idle) more than a day ago; returns how
+    /// many.
     pub async fn purge_stale(&self) -> Result<u64, sqlx::Error> {
+        let idle = chrono::Duration::from_std(self.idle).unwrap_or(chrono::Duration::minutes(30));
         let done = sqlx::query(
             "DELETE FROM sessions
-             WHERE expires_at < now() - interval '1 day' OR revoked_at < now() - interval '1 day'",
+             WHERE expires_at < now() - interval '1 day'
+                OR revoked_at < now() - interval '1 day'
+                OR last_seen_at < now() - $1 - interval '1 day'",
         )
+        .bind(idle)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
     }
+
+    /// Purges ended sessions every `every` until `stop` (the table would otherwise only grow).
+    pub fn spawn_purger(
+        &self,
+        every: Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match store.purge_stale().await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "purged ended sessions"),
+                    Err(err) => tracing::warn!(error = %err, "could not purge ended sessions"),
+                }
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+        })
+    }
+}
+
+type SessionRow = (String, String, String, String, DateTime<Utc>, DateTime<Utc>);
+
+fn session_from_row(row: SessionRow) -> Option<Session> {
+    let (username, role, display_name, csrf_token, expires_at, last_seen_at) = row;
+    Some(Session {
+        username,
+        role: role.parse().ok()?,
+        display_name,
+        csrf_token,
+        expires_at,
+        last_seen_at,
+    })
 }

@@ -38,6 +38,8 @@ impl Default for RateSettings {
 pub struct EdgeSettings {
     /// `SESSION_TTL_MINUTES` (default 720): a session's lifetime from login.
     pub session_ttl: Duration,
+    /// `SESSION_IDLE_MINUTES` (default 30): a session ends after this long without a request.
+    pub session_idle: Duration,
     /// `COOKIE_SECURE` (default false): mark the session cookie `Secure` (set it behind HTTPS).
     pub cookie_secure: bool,
     /// `TRUSTED_PROXIES` (comma-separated IPs, default none): peers whose `X-Forwarded-For` is
@@ -53,6 +55,7 @@ impl Default for EdgeSettings {
     fn default() -> Self {
         Self {
             session_ttl: Duration::from_secs(720 * 60),
+            session_idle: Duration::from_secs(30 * 60),
             cookie_secure: false,
             trusted_proxies: Vec::new(),
             body_limit_bytes: 64 * 1024,
@@ -70,13 +73,8 @@ impl EdgeSettings {
     /// Reads the settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let defaults = Self::default();
-        let minutes: u64 = parse(&lookup, "SESSION_TTL_MINUTES", 720)?;
-        if minutes == 0 {
-            return Err(SettingsError {
-                name: "SESSION_TTL_MINUTES",
-                problem: "must be at least 1".into(),
-            });
-        }
+        let minutes = at_least_one(&lookup, "SESSION_TTL_MINUTES", 720)?;
+        let idle_minutes = at_least_one(&lookup, "SESSION_IDLE_MINUTES", 30)?;
         let trusted_proxies = match lookup("TRUSTED_PROXIES") {
             None => Vec::new(),
             Some(list) => list
@@ -93,6 +91,7 @@ impl EdgeSettings {
         };
         Ok(Self {
             session_ttl: Duration::from_secs(minutes * 60),
+            session_idle: Duration::from_secs(idle_minutes * 60),
             cookie_secure: parse(&lookup, "COOKIE_SECURE", false)?,
             trusted_proxies,
             body_limit_bytes: parse(&lookup, "BODY_LIMIT_BYTES", defaults.body_limit_bytes)?,
@@ -118,6 +117,20 @@ pub fn parse<T: std::str::FromStr>(
             name,
             problem: format!("`{raw}` is not a valid value"),
         }),
+    }
+}
+
+fn at_least_one(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, SettingsError> {
+    match parse(lookup, name, default)? {
+        0 => Err(SettingsError {
+            name,
+            problem: "must be at least 1".into(),
+        }),
+        value => Ok(value),
     }
 }
 

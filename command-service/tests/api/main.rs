@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod errors;
+mod hardening;
 mod idempotency;
 mod messages;
 mod receipts;

@@ -87,7 +87,11 @@ pub async fn access_rows(pool: &PgPool, count: i64) -> Result<i64> {
 
 /// The cookie header of a fresh session of `username`.
 pub async fn login(pool: &PgPool, username: &str) -> Result<String> {
-    let store = SessionStore::new(pool.clone(), Duration::from_secs(3600));
+    let store = SessionStore::new(
+        pool.clone(),
+        Duration::from_secs(3600),
+        Duration::from_secs(1800),
+    );
     let (token, _csrf) = store.create(username).await?;
     Ok(format!("hs_session={token}"))
 }
