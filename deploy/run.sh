@@ -3,13 +3,19 @@
 #
 # Uses DATABASE_URL when set; otherwise starts a private PostgreSQL (data in .pgdata/ under the
 # checkout, port ${HS_PG_PORT:-55432}). Applies migrations, creates the demo users where missing
-# (password `healing-demo`, local use only), builds in release mode and runs the gateway in the
-# foreground. Ctrl-C stops everything this script started.
+# (password `healing-demo`, local use only), builds in release mode every binary that
+# docs/operations.md names (gateway, hs-admin, projector, audit, command-service, query-service:
+# the first build takes about 8 minutes) and runs the gateway in the foreground. Ctrl-C stops
+# everything this script started.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # shellcheck source=deploy/lib/postgres.sh
 source deploy/lib/postgres.sh
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "deploy/run.sh needs Rust (cargo): see https://rustup.rs" >&2
+  exit 1
+fi
 
 HS_PG_STOP=""
 cleanup() {
@@ -25,12 +31,15 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo "private PostgreSQL at ${DATABASE_URL}"
 fi
 
-cargo build --release --locked --bin gateway --bin hs-admin
+# Every operator command of docs/operations.md, so that they are all there after this script.
+cargo build --release --locked --bin gateway --bin hs-admin --bin projector --bin audit \
+  --bin command-service --bin query-service
 target/release/hs-admin migrate
 target/release/hs-admin seed-demo
 
 export PORT=${PORT:-8080}
 export WEB_DIR=${WEB_DIR:-$root/web}
+echo "operator commands: target/release/{hs-admin,projector,audit} (see docs/operations.md)"
 echo "Healing Space messaging: http://127.0.0.1:${PORT} (log in as alice / healing-demo)"
 target/release/gateway &
 gateway_pid=$!

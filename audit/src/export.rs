@@ -46,7 +46,8 @@ pub struct ExportRequest {
 pub enum ExportError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-    #[error("writing the export failed: {0}")]
+    /// Its cause is the I/O error (`BrokenPipe` when the reader went away).
+    #[error("writing the export failed")]
     Io(#[from] std::io::Error),
 }
 

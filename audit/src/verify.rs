@@ -27,6 +27,10 @@ pub enum Problem {
     ChainBroken { position: i64 },
     /// The anchored head no longer matches.
     AnchorMismatch { position: i64 },
+    /// No entry of the chain is at the anchored position: the log was truncated below the anchor
+    /// (the anchor lies past the head), or the anchored event was removed, and the chain
+    /// recomputed. `head` is the position the chain ends at (`None`: the chain is empty).
+    AnchorNotFound { position: i64, head: Option<i64> },
 }
 
 impl Problem {
@@ -38,7 +42,8 @@ impl Problem {
             | Problem::EntryMissing { position }
             | Problem::EntryAltered { position, .. }
             | Problem::ChainBroken { position }
-            | Problem::AnchorMismatch { position } => *position,
+            | Problem::AnchorMismatch { position }
+            | Problem::AnchorNotFound { position, .. } => *position,
         }
     }
 }
@@ -66,6 +71,23 @@ impl fmt::Display for Problem {
             Problem::AnchorMismatch { position } => {
                 write!(f, "position {position}: the anchored hash no longer matches")
             }
+            Problem::AnchorNotFound { position, head } => match head {
+                Some(head) if head > position => write!(
+                    f,
+                    "position {position}: the chain has no entry at the anchored position \
+                     (the anchored event was removed and the chain recomputed)"
+                ),
+                Some(head) => write!(
+                    f,
+                    "position {position}: the anchor lies past the head (position {head}): \
+                     the log was truncated below the anchor"
+                ),
+                None => write!(
+                    f,
+                    "position {position}: the anchor lies past the head (the audit log is \
+                     empty): the log was truncated below the anchor"
+                ),
+            },
         }
     }
 }
@@ -164,7 +186,8 @@ async fn audited_up_to(pool: &PgPool) -> Result<(LogPosition, i64), sqlx::Error>
 }
 
 /// Recomputes the chain over every audited event and compares it with `audit_log`, optionally
-/// also checking an anchor `(position, hash)` taken earlier with `audit head`.
+/// also checking an anchor `(position, hash)` taken earlier with `audit head`: the chain must
+/// still hold an entry at that position, with that hash.
 pub async fn verify(
     pool: &PgPool,
     anchor: Option<(i64, ChainHash)>,
@@ -191,6 +214,7 @@ pub async fn verify(
     let mut previous = GENESIS;
     let mut checked = 0u64;
     let mut head = None;
+    let mut anchor_seen = false;
     let mut next_event = events.try_next().await?;
     let mut next_entry = entries.try_next().await?;
     let problem = loop {
@@ -267,10 +291,13 @@ pub async fn verify(
             });
         }
         if let Some((anchor_position, anchor_hash)) = anchor {
-            if anchor_position == entry.position && anchor_hash != stored {
-                break Some(Problem::AnchorMismatch {
-                    position: entry.position,
-                });
+            if anchor_position == entry.position {
+                if anchor_hash != stored {
+                    break Some(Problem::AnchorMismatch {
+                        position: entry.position,
+                    });
+                }
+                anchor_seen = true;
             }
         }
         previous = stored;
@@ -282,6 +309,15 @@ pub async fn verify(
         next_event = events.try_next().await?;
         next_entry = entries.try_next().await?;
     };
+    // A chain that ends before the anchor is consistent in itself: only the anchor can tell
+    // that entries were cut off.
+    let problem = problem.or_else(|| match anchor {
+        Some((position, _)) if !anchor_seen => Some(Problem::AnchorNotFound {
+            position,
+            head: head.map(|(at, _)| at),
+        }),
+        _ => None,
+    });
     progress(checked);
     Ok(Report {
         entries_checked: checked,

@@ -1,17 +1,20 @@
 //! The `audit` binary against a real database: `verify` exits 0 on a clean log and 1 with the
-//! position after tampering, `head` prints an anchor `verify --anchor` accepts, and `export`
-//! writes a patient's entries as CSV or JSON lines, without message content.
+//! position after tampering, `head` prints an anchor `verify --anchor` accepts (and that catches a
+//! truncated log), and `export` writes a patient's entries as CSV or JSON lines, without message
+//! content. Then the binary as an operator meets it: its help, usage errors (exit 2), an
+//! unreachable database, a reader that closes the pipe.
 
 mod support;
 
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
 
 use audit::access::{insert, AccessEntry};
 use chrono::Utc;
 use projections::Projection;
 use serde_json::Value;
 use sqlx::PgPool;
-use support::{catch_up, database_url, positions, small_history, Commands, Result};
+use support::{catch_up, database_url, positions, refused_url, small_history, Commands, Result};
 use tokio::process::Command;
 
 async fn audit_cli(pool: &PgPool, args: &[&str]) -> Result<Output> {
@@ -22,8 +25,21 @@ async fn audit_cli(pool: &PgPool, args: &[&str]) -> Result<Output> {
         .await?)
 }
 
+/// `audit` with `args` against `url`, no database needed by the test itself.
+async fn audit_at(url: &str, args: &[&str]) -> Result<Output> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .await?)
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 async fn projected_history(pool: &PgPool) -> Result<Vec<String>> {
@@ -198,5 +214,156 @@ async fn export_writes_the_patients_entries_as_csv_and_json_lines(pool: PgPool) 
     assert_eq!(unbounded.status.code(), Some(0));
     assert_eq!(stdout(&unbounded).lines().count() as i64, events + 1);
     std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn verify_with_an_anchor_fails_once_the_log_is_truncated_below_it(
+    pool: PgPool,
+) -> Result<()> {
+    projected_history(&pool).await?;
+    let head = audit_cli(&pool, &["head"]).await?;
+    let anchor = stdout(&head)
+        .lines()
+        .find_map(|line| line.strip_prefix("anchor: ").map(str::to_owned))
+        .ok_or_else(|| anyhow::anyhow!("no anchor in {}", stdout(&head)))?;
+    let events = positions(&pool).await?;
+    let (kept, cut) = events.split_at(events.len() - 2);
+    // Someone with owner rights cuts the newest events off and recomputes the audit log.
+    let mut tx = pool.begin().await?;
+    sqlx::query("ALTER TABLE events DISABLE TRIGGER events_append_only")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM events WHERE global_position = ANY($1)")
+        .bind(cut)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    projections::operator::rebuild(&pool, Projection::AuditLog, 50, &|_| {}).await?;
+
+    let alone = audit_cli(&pool, &["verify"]).await?;
+    assert_eq!(
+        alone.status.code(),
+        Some(0),
+        "a truncated chain is consistent in itself: {}",
+        stdout(&alone)
+    );
+    let anchored = audit_cli(&pool, &["verify", "--anchor", &anchor]).await?;
+    assert_eq!(anchored.status.code(), Some(1), "{}", stdout(&anchored));
+    let anchor_position = anchor.split(':').next().unwrap_or_default();
+    let head_position = kept.last().copied().unwrap_or_default();
+    assert!(
+        stdout(&anchored).contains(&format!(
+            "TAMPERED: position {anchor_position}: the anchor lies past the head \
+             (position {head_position}): the log was truncated below the anchor"
+        )),
+        "{}",
+        stdout(&anchored)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn help_describes_the_audit_command_itself() -> Result<()> {
+    let help = audit_at("postgres://unused", &["--help"]).await?;
+    assert_eq!(help.status.code(), Some(0), "{}", stderr(&help));
+    let first = stdout(&help).lines().next().unwrap_or_default().to_owned();
+    assert!(
+        first.starts_with("The auditors' command line of Healing Space messaging"),
+        "{}",
+        stdout(&help)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_argument_combinations_are_usage_errors_with_exit_2() -> Result<()> {
+    let url = "postgres://unused";
+    for (args, says) in [
+        (
+            &[
+                "export",
+                "--patient",
+                "alice",
+                "--from",
+                "2026-02-01",
+                "--to",
+                "2026-01-01",
+            ][..],
+            "must be before --to",
+        ),
+        (
+            &[
+                "export",
+                "--patient",
+                "alice",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-01-01",
+            ],
+            "must be before --to",
+        ),
+        (
+            &["export", "--patient", "alice", "--from", "yesterday"],
+            "--from",
+        ),
+        (&["verify", "--anchor", "nonsense"], "POSITION:HEX_HASH"),
+        (&["verify", "--anchor", "12:zz"], "not hexadecimal"),
+        (&["export"], "--patient"),
+    ] {
+        let output = audit_at(url, args).await?;
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).starts_with("error: ") && stderr(&output).contains(says),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(stderr(&output).contains("--help"), "{}", stderr(&output));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unreachable_database_fails_at_once_naming_where_and_why() -> Result<()> {
+    let (url, port) = refused_url()?;
+    let started = Instant::now();
+    let output = audit_at(&url, &["head"]).await?;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output).trim_end(),
+        format!("audit: cannot connect to PostgreSQL at 127.0.0.1:{port} (connection refused)")
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn an_export_into_a_closed_pipe_ends_quietly(pool: PgPool) -> Result<()> {
+    projected_history(&pool).await?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audit"))
+        .args(["export", "--patient", "alice"])
+        .env("DATABASE_URL", database_url(&pool))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // The reader is gone before the first line (`audit export | head -0`).
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await?;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).to_lowercase().contains("broken pipe"),
+        "{}",
+        stderr(&output)
+    );
     Ok(())
 }

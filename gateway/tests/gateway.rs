@@ -1,15 +1,19 @@
 //! The gateway as users and operators meet it: the real router, then the real binaries, each
 //! against a fresh migrated database.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
 use tower::ServiceExt;
 
 fn web_dir() -> std::path::PathBuf {
@@ -161,13 +165,6 @@ fn database_url(options: &PgConnectOptions) -> String {
     )
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 async fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -179,46 +176,123 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
     Some(answer)
 }
 
-struct Running(Child);
+/// A running binary, killed when dropped. Its output (JSON log lines) is kept for failure
+/// messages.
+struct Running {
+    child: Child,
+    output: Arc<Mutex<String>>,
+    /// The port its "... listening" log line reported.
+    port: u16,
+}
 
-/// Starts `program` on the database `url`, output discarded; killed when dropped.
-fn spawn(program: &std::path::Path, args: &[&str], url: &str, env: &[(&str, String)]) -> Running {
+impl Running {
+    /// Everything the process has written so far.
+    fn output(&self) -> String {
+        self.output.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+}
+
+/// How long a binary may take to report its port (it connects and applies migrations first).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Starts `program` on the database `url` with JSON logs and, when `listening` names its log
+/// message, waits for that line and reads the bound port from it (the binaries bind port 0 in
+/// tests): once it is logged the listener accepts, so no polling is needed.
+async fn spawn(
+    program: &Path,
+    args: &[&str],
+    url: &str,
+    env: &[(&str, String)],
+    listening: Option<&str>,
+) -> Running {
     let mut command = Command::new(program);
     command
         .args(args)
         .env("DATABASE_URL", url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     for (key, value) in env {
         command.env(key, value);
     }
-    Running(command.spawn().expect("process starts"))
+    let mut child = command.spawn().expect("process starts");
+    let output = Arc::new(Mutex::new(String::new()));
+    let (port_tx, mut port_rx) = tokio::sync::mpsc::unbounded_channel();
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| Box::pin(s) as Pin<Box<dyn AsyncRead + Send>>);
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| Box::pin(s) as Pin<Box<dyn AsyncRead + Send>>);
+    for stream in [stdout, stderr].into_iter().flatten() {
+        let (output, port_tx) = (output.clone(), port_tx.clone());
+        let listening = listening.map(str::to_owned);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mut all) = output.lock() {
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+                if let Some(port) = listening.as_deref().and_then(|m| logged_port(&line, m)) {
+                    let _ = port_tx.send(port);
+                }
+            }
+        });
+    }
+    drop(port_tx);
+    let port = match listening {
+        None => 0,
+        Some(message) => match tokio::time::timeout(START_TIMEOUT, port_rx.recv()).await {
+            Ok(Some(port)) => port,
+            waited => {
+                let status = child.try_wait();
+                let all = output.lock().map(|o| o.clone()).unwrap_or_default();
+                panic!(
+                    "{} never logged `{message}` ({waited:?}, {status:?}):\n{all}",
+                    program.display()
+                )
+            }
+        },
+    };
+    Running {
+        child,
+        output,
+        port,
+    }
 }
 
-/// The real gateway binary on `port`, serving the SPA of this checkout.
-fn spawn_gateway(url: &str, port: u16, env: &[(&str, String)]) -> Running {
+/// The `port` of a JSON log line whose message is `message`.
+fn logged_port(line: &str, message: &str) -> Option<u16> {
+    let event: serde_json::Value = serde_json::from_str(line).ok()?;
+    if event["message"] != message {
+        return None;
+    }
+    event["port"].as_u64().and_then(|p| u16::try_from(p).ok())
+}
+
+/// The real gateway binary on a port of its choosing, serving the SPA of this checkout.
+async fn spawn_gateway(url: &str, env: &[(&str, String)]) -> Running {
     let mut all = vec![
-        ("PORT", port.to_string()),
+        ("PORT", "0".to_owned()),
         ("WEB_DIR", web_dir().display().to_string()),
     ];
     all.extend_from_slice(env);
     spawn(
-        std::path::Path::new(env!("CARGO_BIN_EXE_gateway")),
+        Path::new(env!("CARGO_BIN_EXE_gateway")),
         &[],
         url,
         &all,
+        Some("gateway listening"),
     )
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    .await
 }
 
 fn hs_admin(url: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_hs-admin"))
+    std::process::Command::new(env!("CARGO_BIN_EXE_hs-admin"))
         .args(args)
         .env("DATABASE_URL", url)
         .env("NEW_PASSWORD", "a-long-password")
@@ -296,30 +370,22 @@ async fn the_gateway_binary_migrates_serves_and_stops_gracefully_on_sigterm(
     options: PgConnectOptions,
 ) {
     let url = database_url(&options);
-    let port = free_port();
-    let mut gateway = spawn_gateway(&url, port, &[]);
-    wait_until_up(port, "/readyz").await;
-    let ready = http_get(port, "/readyz")
+    let mut gateway = spawn_gateway(&url, &[]).await;
+    let ready = http_get(gateway.port, "/readyz")
         .await
         .expect("the gateway answered");
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
-    let pid = gateway.0.id().to_string();
-    assert!(Command::new("kill")
+    let pid = gateway.child.id().expect("running").to_string();
+    assert!(std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill")
         .success());
-    let mut exited = None;
-    for _ in 0..100 {
-        if let Ok(Some(status)) = gateway.0.try_wait() {
-            exited = Some(status);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let exited = tokio::time::timeout(Duration::from_secs(10), gateway.child.wait()).await;
     assert!(
-        exited.is_some_and(|s| s.success()),
-        "clean exit on SIGTERM: {exited:?}"
+        matches!(exited, Ok(Ok(status)) if status.success()),
+        "clean exit on SIGTERM: {exited:?}\n{}",
+        gateway.output()
     );
 }
 
@@ -431,10 +497,8 @@ async fn the_gateway_binary_serves_a_send_and_its_projection_to_the_recipient(
     let url = database_url(&options);
     assert!(hs_admin(&url, &["migrate"]).status.success());
     assert!(hs_admin(&url, &["seed-demo"]).status.success());
-    let port = free_port();
-    let _gateway = spawn_gateway(&url, port, &[]);
-    wait_until_up(port, "/readyz").await;
-    let inbox = Client::new(port)
+    let gateway = spawn_gateway(&url, &[]).await;
+    let inbox = Client::new(gateway.port)
         .alice_writes_and_bob_reads(
             r#"{"recipient":"bob","subject":"Walk","content":"The river walk helped"}"#,
         )
@@ -559,16 +623,6 @@ fn sibling_binary(name: &str) -> std::path::PathBuf {
     path
 }
 
-async fn wait_until_up(port: u16, path: &str) {
-    for _ in 0..150 {
-        if http_get(port, path).await.is_some() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("nothing answered on port {port}");
-}
-
 #[sqlx::test]
 async fn split_mode_runs_gateway_services_and_projector_as_four_processes(
     _: PgPoolOptions,
@@ -577,35 +631,39 @@ async fn split_mode_runs_gateway_services_and_projector_as_four_processes(
     let url = database_url(&options);
     assert!(hs_admin(&url, &["migrate"]).status.success());
     assert!(hs_admin(&url, &["seed-demo"]).status.success());
-    let (commands, queries, public) = (free_port(), free_port(), free_port());
     let trusted = ("TRUSTED_PROXIES", "127.0.0.1".to_owned());
-    let _commands = spawn(
+    let commands = spawn(
         &sibling_binary("command-service"),
         &[],
         &url,
-        &[
-            trusted.clone(),
-            ("COMMAND_ADDR", format!("127.0.0.1:{commands}")),
-        ],
-    );
-    let _queries = spawn(
+        &[trusted.clone(), ("COMMAND_ADDR", "127.0.0.1:0".to_owned())],
+        Some("command service listening"),
+    )
+    .await;
+    let queries = spawn(
         &sibling_binary("query-service"),
         &[],
         &url,
-        &[trusted.clone(), ("QUERY_PORT", queries.to_string())],
-    );
-    let _projector = spawn(&sibling_binary("projector"), &["run"], &url, &[]);
-    let _gateway = spawn_gateway(
+        &[trusted.clone(), ("QUERY_PORT", "0".to_owned())],
+        Some("query service listening"),
+    )
+    .await;
+    let _projector = spawn(&sibling_binary("projector"), &["run"], &url, &[], None).await;
+    let gateway = spawn_gateway(
         &url,
-        public,
         &[
-            ("COMMAND_UPSTREAM", format!("http://127.0.0.1:{commands}")),
-            ("QUERY_UPSTREAM", format!("http://127.0.0.1:{queries}")),
+            (
+                "COMMAND_UPSTREAM",
+                format!("http://127.0.0.1:{}", commands.port),
+            ),
+            (
+                "QUERY_UPSTREAM",
+                format!("http://127.0.0.1:{}", queries.port),
+            ),
         ],
-    );
-    for port in [commands, queries, public] {
-        wait_until_up(port, "/api/auth/me").await;
-    }
+    )
+    .await;
+    let public = gateway.port;
     let request_id = Client::new(public)
         .alice_writes_and_bob_reads(r#"{"recipient":"bob","content":"through four processes"}"#)
         .await
@@ -618,4 +676,110 @@ async fn split_mode_runs_gateway_services_and_projector_as_four_processes(
         .expect("event");
     assert_eq!(metadata["request_id"], request_id.as_str());
     assert_eq!(metadata["client_ip"], "127.0.0.1");
+}
+
+/// A `postgres://` URL nobody listens at (a port the system just handed out and took back).
+fn refused_url() -> (String, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a port");
+    (
+        format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        port,
+    )
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn hs_admin_help_describes_hs_admin_and_bad_arguments_exit_2() {
+    let help = hs_admin("postgres://unused", &["--help"]);
+    assert_eq!(help.status.code(), Some(0), "{}", text(&help.stderr));
+    assert!(
+        text(&help.stdout).starts_with("The administrators' command line of Healing Space"),
+        "{}",
+        text(&help.stdout)
+    );
+    for (args, says) in [
+        (
+            &["create-user", "--username", "erin", "--role", "nurse"][..],
+            "[possible values: patient, clinician, admin, auditor]",
+        ),
+        (
+            &[
+                "set-approval",
+                "--clinician",
+                "dr_dave",
+                "--patient",
+                "erin",
+                "--status",
+                "maybe",
+            ],
+            "[possible values: approved, revoked]",
+        ),
+        (&["create-user", "--role", "patient"], "--username"),
+    ] {
+        let out = hs_admin("postgres://unused", args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).starts_with("error: ") && text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_stops_hs_admin_and_the_gateway_at_once_saying_why() {
+    let (url, port) = refused_url();
+    let says = format!("cannot connect to PostgreSQL at 127.0.0.1:{port} (connection refused)");
+    let started = Instant::now();
+    let out = hs_admin(&url, &["migrate"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr).trim_end(), format!("hs-admin: {says}"));
+
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .env("DATABASE_URL", &url)
+        .env("PORT", "0")
+        .output()
+        .await
+        .expect("gateway runs");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!out.status.success());
+    let all = text(&out.stdout) + &text(&out.stderr);
+    assert!(all.contains(&says), "{all}");
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn hs_admin_into_a_closed_pipe_ends_quietly(_: PgPoolOptions, options: PgConnectOptions) {
+    let url = database_url(&options);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hs-admin"))
+        .arg("seed-demo")
+        .env("DATABASE_URL", &url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hs-admin starts");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().await.expect("hs-admin ends");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
 }

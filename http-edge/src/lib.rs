@@ -84,12 +84,67 @@ fn limited(taken: Result<(), std::time::Duration>) -> Result<(), ApiError> {
 /// A PostgreSQL pool of at most `max` connections that gives up acquiring after 5 s (the
 /// request then answers 503 rather than hanging), and never hands out a connection opened
 /// before the last poisoning fault ([`db`]).
-pub async fn connect_pool(url: &DatabaseUrl, max: u32) -> Result<sqlx::PgPool, sqlx::Error> {
-    sqlx::postgres::PgPoolOptions::new()
+///
+/// It first opens one connection by itself, at most [`CONNECT_TIMEOUT`]: a pool retries a
+/// refused connection until its timeout and then reports only "pool timed out", while an
+/// operator needs to hear, at once, what failed.
+pub async fn connect_pool(url: &DatabaseUrl, max: u32) -> Result<sqlx::PgPool, ConnectError> {
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    use sqlx::Connection;
+
+    let options: PgConnectOptions = url.expose().parse().map_err(ConnectError::InvalidUrl)?;
+    let at = match options.get_socket() {
+        Some(socket) => socket.display().to_string(),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    };
+    let unreachable = |error| ConnectError::Unreachable {
+        at: at.clone(),
+        error,
+    };
+    let first = tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(&options))
+        .await
+        .map_err(|_| ConnectError::TimedOut { at: at.clone() })?
+        .map_err(unreachable)?;
+    first.close().await.ok();
+    PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(std::time::Duration::from_secs(5))
         .before_acquire(|_, meta| Box::pin(async move { Ok(!db::is_stale(meta.age)) }))
         .after_release(|_, meta| Box::pin(async move { Ok(!db::is_stale(meta.age)) }))
-        .connect(url.expose())
+        .connect_with(options)
         .await
+        .map_err(unreachable)
+}
+
+/// How long [`connect_pool`] waits for PostgreSQL to answer at all.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why [`connect_pool`] found no database: where it tried and what failed (never the password).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("DATABASE_URL is not a PostgreSQL URL")]
+    InvalidUrl(#[source] sqlx::Error),
+    #[error("cannot connect to PostgreSQL at {at} ({})", connect_cause(.error))]
+    Unreachable { at: String, error: sqlx::Error },
+    #[error("cannot connect to PostgreSQL at {at} (no answer within {} s)", CONNECT_TIMEOUT.as_secs())]
+    TimedOut { at: String },
+}
+
+/// The cause of a failed connection in a few words: "connection refused", or the server's own
+/// message ("password authentication failed for user ...", "database ... does not exist").
+fn connect_cause(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) => {
+            use std::io::ErrorKind::*;
+            match io.kind() {
+                kind @ (ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut) => {
+                    kind.to_string()
+                }
+                _ => io.to_string(),
+            }
+        }
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::PoolTimedOut => "no connection within 5 s".to_owned(),
+        other => other.to_string(),
+    }
 }

@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::world::mixed_workload;
@@ -10,6 +9,7 @@ use common::{catch_up_all, eventually, quick_settings, Result, World};
 use projections::operator::{rebuild, status, verify};
 use projections::{Projection, ProjectorRuntime};
 use sqlx::PgPool;
+use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
@@ -173,14 +173,36 @@ fn database_url(pool: &PgPool) -> String {
     )
 }
 
-fn projector(pool: &PgPool, args: &[&str]) -> Result<(i32, String)> {
+/// What a `projector` process did: its exit code and both output streams, shown whole in
+/// assertion messages.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+async fn projector(pool: &PgPool, args: &[&str]) -> Result<Run> {
     let output = Command::new(env!("CARGO_BIN_EXE_projector"))
         .args(args)
         .env("DATABASE_URL", database_url(pool))
-        .env("RUST_LOG", "error")
-        .output()?;
-    let code = output.status.code().unwrap_or(-1);
-    Ok((code, String::from_utf8_lossy(&output.stdout).into_owned()))
+        .env("RUST_LOG", "warn")
+        .output()
+        .await?;
+    Ok(Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
@@ -190,39 +212,166 @@ async fn the_projector_binary_verify_exits_1_with_a_diff_summary_on_a_difference
     let world = World::new(pool.clone()).await?;
     mixed_workload(&world).await?;
     catch_up_all(&pool).await?;
-    let pool2 = pool.clone();
-    let (code, out) =
-        tokio::task::spawn_blocking(move || projector(&pool2, &["verify", "--all"])).await??;
-    assert_eq!(code, 0, "{out}");
+    let run = projector(&pool, &["verify", "--all"]).await?;
+    assert_eq!(run.code, Some(0), "{run}");
     assert!(
-        out.contains("mailbox at v1.") && out.contains(": ok"),
-        "{out}"
+        run.stdout.contains("mailbox at v1.") && run.stdout.contains(": ok"),
+        "{run}"
     );
 
     sqlx::query("UPDATE mailbox SET deleted = NOT deleted WHERE owner = 'alice'")
         .execute(&pool)
         .await?;
-    let pool2 = pool.clone();
-    let (code, out) =
-        tokio::task::spawn_blocking(move || projector(&pool2, &["verify", "mailbox"])).await??;
-    assert_eq!(code, 1, "{out}");
+    let run = projector(&pool, &["verify", "mailbox"]).await?;
+    assert_eq!(run.code, Some(1), "{run}");
     assert!(
-        out.contains("DIFFERS") && out.contains("differing rows, e.g.: alice/"),
-        "{out}"
+        run.stdout.contains("DIFFERS") && run.stdout.contains("differing rows, e.g.: alice/"),
+        "{run}"
     );
 
-    let pool2 = pool.clone();
-    let (code, out) =
-        tokio::task::spawn_blocking(move || projector(&pool2, &["rebuild", "mailbox"])).await??;
-    assert_eq!(code, 0, "{out}");
-    let pool2 = pool.clone();
-    let (code, out) = tokio::task::spawn_blocking(move || projector(&pool2, &["status"])).await??;
-    assert_eq!(code, 0, "{out}");
+    // Right after the verify: its operator lock must not make the rebuild busy.
+    let run = projector(&pool, &["rebuild", "mailbox"]).await?;
+    assert_eq!(run.code, Some(0), "{run}");
+    let run = projector(&pool, &["status"]).await?;
+    assert_eq!(run.code, Some(0), "{run}");
     assert!(
-        out.contains("\nmailbox ") && out.contains("\nmessages "),
-        "{out}"
+        run.stdout.contains("\nmailbox ") && run.stdout.contains("\nmessages "),
+        "{run}"
     );
     let report = verify(&pool, Projection::Mailbox, 50, &|_| {}).await?;
     assert!(report.is_clean(), "rebuild repaired the tampered rows");
+    Ok(())
+}
+
+/// The operator lock's key class (`locks::OPERATOR`, private to the crate).
+const OPERATOR_LOCK: i32 = 0x4853_0003;
+
+/// Holds the operator lock of `mailbox` on a session of its own, as a running command does.
+async fn hold_operator_lock(pool: &PgPool) -> Result<sqlx::PgConnection> {
+    let mut holder = common::connect(pool).await?;
+    sqlx::query("SELECT pg_advisory_lock($1, hashtext('mailbox'))")
+        .bind(OPERATOR_LOCK)
+        .execute(&mut holder)
+        .await?;
+    Ok(holder)
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_rebuild_waits_for_an_operator_command_that_is_ending_instead_of_failing_busy(
+    pool: PgPool,
+) -> Result<()> {
+    use sqlx::Connection;
+
+    let world = World::new(pool.clone()).await?;
+    world.send("alice", "bob", None, "hello").await?;
+    catch_up_all(&pool).await?;
+    let holder = hold_operator_lock(&pool).await?;
+    // The session of a command that has just exited ends a moment later on the server.
+    let ending = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        holder.close().await
+    });
+    let report = rebuild(&pool, Projection::Mailbox, 50, &|_| {}).await?;
+    assert_eq!(report.events_applied, 1);
+    ending.await??;
+    let run = projector(&pool, &["rebuild", "mailbox"]).await?;
+    assert_eq!(run.code, Some(0), "the lock was released: {run}");
+    Ok(())
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_verify_beside_a_running_operator_command_reports_busy_within_seconds(
+    pool: PgPool,
+) -> Result<()> {
+    let _holder = hold_operator_lock(&pool).await?;
+    let started = std::time::Instant::now();
+    let run = projector(&pool, &["verify", "mailbox"]).await?;
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(
+        run.stderr
+            .contains("another rebuild or verify of `mailbox` is running"),
+        "{run}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "{run}");
+    Ok(())
+}
+
+/// `projector` with `args` against `url` (no database of the test's own).
+async fn projector_at(url: &str, args: &[&str]) -> Result<Run> {
+    let output = Command::new(env!("CARGO_BIN_EXE_projector"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await?;
+    Ok(Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+#[tokio::test]
+async fn the_projector_binary_describes_itself_and_refuses_bad_arguments_with_exit_2() -> Result<()>
+{
+    let help = projector_at("postgres://unused", &["--help"]).await?;
+    assert_eq!(help.code, Some(0), "{help}");
+    assert!(
+        help.stdout
+            .starts_with("Keeps the read tables of Healing Space messaging"),
+        "{help}"
+    );
+    for (args, says) in [
+        (
+            &["rebuild", "mailboxes"][..],
+            "[possible values: messages, mailbox, audit_log]",
+        ),
+        (&["rebuild"], "required"),
+        (&["verify", "mailbox", "--all"], "cannot be used with"),
+    ] {
+        let run = projector_at("postgres://unused", args).await?;
+        assert_eq!(run.code, Some(2), "{args:?}: {run}");
+        assert!(
+            run.stderr.starts_with("error: ") && run.stderr.contains(says),
+            "{args:?}: {run}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_projector_binary_fails_at_once_on_an_unreachable_database_saying_why() -> Result<()> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let started = std::time::Instant::now();
+    let run = projector_at(
+        &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        &["status"],
+    )
+    .await?;
+    assert!(started.elapsed() < Duration::from_secs(5), "{run}");
+    assert_eq!(run.code, Some(2), "{run}");
+    assert_eq!(
+        run.stderr.trim_end(),
+        format!("projector: cannot connect to PostgreSQL at 127.0.0.1:{port} (connection refused)")
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn the_projector_status_into_a_closed_pipe_ends_quietly(pool: PgPool) -> Result<()> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_projector"))
+        .arg("status")
+        .env("DATABASE_URL", database_url(&pool))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
     Ok(())
 }

@@ -3,21 +3,22 @@
 //!
 //! Exit codes: 0 success (for `verify`: the trail is intact), 1 `verify` found tampering, 2 the
 //! command could not run (bad arguments, database unreachable, ...), so that a scheduled check
-//! can tell an alarm from an outage.
+//! can tell an alarm from an outage. A reader that closes the pipe early (`| head`) ends the
+//! command quietly with 0.
 
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use audit::export::{ExportRequest, Format};
 use chrono::{DateTime, NaiveDate, Utc};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use sqlx::PgPool;
 
-/// Audit trail tools of Healing Space messaging.
+/// The auditors' command line of Healing Space messaging: verify the audit trail's hash chain
+/// against the event log, print its head for anchoring, export a patient's records.
 #[derive(Debug, Parser)]
-#[command(name = "audit", version, about)]
+#[command(name = "audit", version)]
 struct Cli {
     /// PostgreSQL URL of the event store and read tables.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -31,9 +32,10 @@ enum Command {
     /// Recompute the hash chain from the event log and compare it with the audit log.
     /// Exit code 1 and the first bad position when they differ.
     Verify {
-        /// An anchor taken earlier with `audit head`: POSITION:HEX_HASH.
-        #[arg(long)]
-        anchor: Option<String>,
+        /// An anchor taken earlier with `audit head`: POSITION:HEX_HASH. The chain must still
+        /// hold that entry with that hash.
+        #[arg(long, value_parser = parse_anchor)]
+        anchor: Option<(i64, audit::ChainHash)>,
     },
     /// Print the chain's head (seq, position, hash) for anchoring outside the database.
     Head,
@@ -42,12 +44,12 @@ enum Command {
         /// The patient's username.
         #[arg(long)]
         patient: String,
-        /// Start (inclusive): RFC 3339 time or YYYY-MM-DD.
-        #[arg(long)]
-        from: Option<String>,
+        /// Start (inclusive): RFC 3339 time or YYYY-MM-DD. Before --to.
+        #[arg(long, value_parser = parse_time)]
+        from: Option<DateTime<Utc>>,
         /// End (exclusive): RFC 3339 time or YYYY-MM-DD.
-        #[arg(long)]
-        to: Option<String>,
+        #[arg(long, value_parser = parse_time)]
+        to: Option<DateTime<Utc>>,
         #[arg(long, value_enum, default_value = "jsonl")]
         format: Format,
         /// Write here instead of standard output.
@@ -89,8 +91,25 @@ const FAILED: u8 = 2;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Export {
+        from: Some(from),
+        to: Some(to),
+        ..
+    } = &cli.command
+    {
+        if from >= to {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("--from ({from}) must be before --to ({to})"),
+                )
+                .exit();
+        }
+    }
     match run(cli).await {
         Ok(code) => code,
+        // The reader has gone (`audit export | head`): nothing left to say to anyone.
+        Err(err) if closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("audit: {err:#}");
             ExitCode::from(FAILED)
@@ -98,13 +117,21 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Whether `err` comes from writing to a pipe whose reader has closed it.
+fn closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let pool = PgPool::connect(&cli.database_url)
-        .await
-        .context("cannot connect to the database")?;
+    let url = http_edge::DatabaseUrl(cli.database_url);
+    let pool = http_edge::connect_pool(&url, 4).await?;
+    let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Verify { anchor } => {
-            let anchor = anchor.as_deref().map(parse_anchor).transpose()?;
             let total: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
                 .fetch_one(&pool)
                 .await?;
@@ -113,15 +140,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             progress.finish_and_clear();
             match report.problem {
                 None => {
-                    println!("ok: {} entries verified", report.entries_checked);
+                    writeln!(out, "ok: {} entries verified", report.entries_checked)?;
                     if let Some((position, hash)) = report.head {
-                        println!("head: position {position} hash {}", hex::encode(hash));
+                        writeln!(out, "head: position {position} hash {}", hex::encode(hash))?;
                     }
                     Ok(ExitCode::SUCCESS)
                 }
                 Some(problem) => {
-                    println!("TAMPERED: {problem}");
-                    println!("({} entries verified before it)", report.entries_checked);
+                    writeln!(out, "TAMPERED: {problem}")?;
+                    writeln!(
+                        out,
+                        "({} entries verified before it)",
+                        report.entries_checked
+                    )?;
                     Ok(ExitCode::from(1))
                 }
             }
@@ -129,10 +160,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Head => {
             match audit::verify::head(&pool).await? {
                 Some((seq, position, hash)) => {
-                    println!("seq {seq} position {position} hash {}", hex::encode(hash));
-                    println!("anchor: {position}:{}", hex::encode(hash));
+                    writeln!(
+                        out,
+                        "seq {seq} position {position} hash {}",
+                        hex::encode(hash)
+                    )?;
+                    writeln!(out, "anchor: {position}:{}", hex::encode(hash))?;
                 }
-                None => println!("the audit log is empty"),
+                None => writeln!(out, "the audit log is empty")?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -145,16 +180,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let request = ExportRequest {
                 patient,
-                from: from
-                    .as_deref()
-                    .map(parse_time)
-                    .transpose()?
-                    .unwrap_or_else(audit::export::earliest),
-                to: to
-                    .as_deref()
-                    .map(parse_time)
-                    .transpose()?
-                    .unwrap_or_else(audit::export::latest),
+                from: from.unwrap_or_else(audit::export::earliest),
+                to: to.unwrap_or_else(audit::export::latest),
                 format,
             };
             let total = audit::export::count(&pool, &request).await?;
@@ -169,7 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => {
                     progress.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                    let mut out = BufWriter::new(std::io::stdout().lock());
+                    let mut out = BufWriter::new(out);
                     audit::export::export(&pool, &request, &mut out, |n| progress.set_position(n))
                         .await?
                 }

@@ -316,3 +316,15 @@ pub fn database_url(pool: &PgPool) -> String {
         options.get_database().unwrap_or("postgres")
     )
 }
+
+/// A `postgres://` URL nobody listens at: a port the system just handed out and took back, so a
+/// connection is refused at once.
+pub fn refused_url() -> Result<(String, u16)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    Ok((
+        format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        port,
+    ))
+}

@@ -1,18 +1,24 @@
 //! `hs-admin`: the operator's command line for accounts and schema.
 //!
 //! Every subcommand reads `DATABASE_URL` (or `--database-url`). See `docs/operations.md`.
+//!
+//! Exit codes: 0 success, 1 the command failed (user exists, database unreachable, ...), 2 bad
+//! arguments (clap's usage errors). A reader that closes the pipe early ends it quietly.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::process::ExitCode;
 
 use accounts::{ApprovalStatus, NewUser, UserError};
 use anyhow::{bail, Context};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use events::Role;
 use sqlx::PgPool;
 
-/// Operator commands of Healing Space messaging.
+/// The administrators' command line of Healing Space messaging: apply the schema migrations,
+/// create users, approve clinicians for patients, seed the local demo users.
 #[derive(Debug, Parser)]
-#[command(name = "hs-admin", version, about)]
+#[command(name = "hs-admin", version)]
 struct Cli {
     /// PostgreSQL URL of the event store and read tables.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -30,9 +36,8 @@ enum Command {
     CreateUser {
         #[arg(long)]
         username: String,
-        /// patient, clinician, admin or auditor.
-        #[arg(long)]
-        role: String,
+        #[arg(long, value_parser = role())]
+        role: Role,
         #[arg(long)]
         display_name: Option<String>,
         /// Name of an environment variable that holds the password.
@@ -48,9 +53,8 @@ enum Command {
         clinician: String,
         #[arg(long)]
         patient: String,
-        /// approved or revoked.
-        #[arg(long)]
-        status: String,
+        #[arg(long, value_parser = approval())]
+        status: ApprovalStatus,
     },
     /// Create the local demo users (admin, auditor, alice, bob, dr_carol, dr_dave) where
     /// missing, all with the password `healing-demo`, and approve dr_carol for alice.
@@ -69,16 +73,52 @@ const DEMO_USERS: [(&str, Role, &str); 6] = [
     ("dr_dave", Role::Clinician, "Dr. Dave Diaz"),
 ];
 
+/// A role's name, checked by clap (a wrong one is a usage error listing the roles).
+fn role() -> impl TypedValueParser<Value = Role> {
+    PossibleValuesParser::new(Role::ALL.map(Role::as_str)).try_map(|name| name.parse::<Role>())
+}
+
+/// `approved` or `revoked`, checked by clap.
+fn approval() -> impl TypedValueParser<Value = ApprovalStatus> {
+    PossibleValuesParser::new(["approved", "revoked"]).map(|name| {
+        if name == "approved" {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Revoked
+        }
+    })
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let pool = PgPool::connect(&cli.database_url)
-        .await
-        .context("cannot connect to the database")?;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader has gone (`hs-admin ... | head`): nothing left to say to anyone.
+        Err(err) if closed_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("hs-admin: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether `err` comes from writing to a pipe whose reader has closed it.
+fn closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let pool = http_edge::connect_pool(&http_edge::DatabaseUrl(cli.database_url), 2).await?;
+    let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Migrate => {
             migrations::MIGRATOR.run(&pool).await?;
-            println!("migrations applied");
+            writeln!(out, "migrations applied")?;
         }
         Command::CreateUser {
             username,
@@ -87,7 +127,6 @@ async fn main() -> anyhow::Result<()> {
             password_env,
             if_missing,
         } => {
-            let role: Role = role.parse()?;
             let password = match password_env {
                 Some(var) => std::env::var(&var).with_context(|| format!("{var} is not set"))?,
                 None => read_password()?,
@@ -98,18 +137,15 @@ async fn main() -> anyhow::Result<()> {
                 password,
                 display_name,
             };
-            create(&pool, new, if_missing).await?;
+            writeln!(out, "{}", create(&pool, new, if_missing).await?)?;
         }
         Command::SetApproval {
             clinician,
             patient,
             status,
         } => {
-            let Some(status) = ApprovalStatus::parse(&status) else {
-                bail!("status must be `approved` or `revoked`");
-            };
             accounts::set_approval(&pool, &clinician, &patient, status).await?;
-            println!("{clinician} -> {patient}: {}", status.as_str());
+            writeln!(out, "{clinician} -> {patient}: {}", status.as_str())?;
         }
         Command::SeedDemo => {
             for (username, role, display_name) in DEMO_USERS {
@@ -119,23 +155,26 @@ async fn main() -> anyhow::Result<()> {
                     password: DEMO_PASSWORD.into(),
                     display_name: Some(display_name.into()),
                 };
-                create(&pool, new, true).await?;
+                writeln!(out, "{}", create(&pool, new, true).await?)?;
             }
             accounts::set_approval(&pool, "dr_carol", "alice", ApprovalStatus::Approved).await?;
-            println!("demo users ready (password `{DEMO_PASSWORD}`, local use only)");
+            writeln!(
+                out,
+                "demo users ready (password `{DEMO_PASSWORD}`, local use only)"
+            )?;
         }
     }
     Ok(())
 }
 
-async fn create(pool: &PgPool, new: NewUser, if_missing: bool) -> anyhow::Result<()> {
+/// Creates the user; returns the line to print.
+async fn create(pool: &PgPool, new: NewUser, if_missing: bool) -> anyhow::Result<String> {
     let username = new.username.clone();
     match accounts::create_user(pool, new).await {
-        Ok(user) => println!("created {} ({})", user.username, user.role),
-        Err(UserError::AlreadyExists(_)) if if_missing => println!("{username} exists"),
-        Err(err) => return Err(err.into()),
+        Ok(user) => Ok(format!("created {} ({})", user.username, user.role)),
+        Err(UserError::AlreadyExists(_)) if if_missing => Ok(format!("{username} exists")),
+        Err(err) => Err(err.into()),
     }
-    Ok(())
 }
 
 fn read_password() -> anyhow::Result<String> {

@@ -7,7 +7,7 @@ use crate::error::ProjectorError;
 use crate::locks;
 use crate::log::{self, END};
 use crate::operator::scratch::{Scratch, ZERO};
-use crate::operator::{lock_operator, ReplayProgress};
+use crate::operator::{lock_operator, unlock_operator, ReplayProgress};
 use crate::progress::progress_payload;
 use crate::projection::Projection;
 use crate::PROGRESS_CHANNEL;
@@ -38,19 +38,32 @@ pub async fn rebuild(
 ) -> Result<RebuildReport, ProjectorError> {
     let mut conn = pool.acquire().await?.detach();
     lock_operator(&mut conn, projection).await?;
-    log::ensure_checkpoint(&mut conn, projection.name()).await?;
-    let scratch = Scratch::create(&mut conn, projection, "rebuild").await?;
-    let total =
-        u64::try_from(log::count_after(&mut conn, LogPosition::START, END).await?).unwrap_or(0);
-    on_progress(ReplayProgress { done: 0, total });
-    let replayed = scratch
-        .replay(&mut conn, ZERO, END, batch_size, total, on_progress)
-        .await?;
-    let result = swap(&mut conn, &scratch, replayed, batch_size).await;
-    if result.is_err() {
-        scratch.drop(&mut conn).await.ok();
-    }
+    let result = replay_and_swap(&mut conn, projection, batch_size, on_progress).await;
+    unlock_operator(&mut conn, projection).await;
     conn.close().await.ok();
+    result
+}
+
+async fn replay_and_swap(
+    conn: &mut PgConnection,
+    projection: Projection,
+    batch_size: u32,
+    on_progress: &dyn Fn(ReplayProgress),
+) -> Result<RebuildReport, ProjectorError> {
+    log::ensure_checkpoint(conn, projection.name()).await?;
+    let scratch = Scratch::create(conn, projection, "rebuild").await?;
+    let total = u64::try_from(log::count_after(conn, LogPosition::START, END).await?).unwrap_or(0);
+    on_progress(ReplayProgress { done: 0, total });
+    let result = match scratch
+        .replay(conn, ZERO, END, batch_size, total, on_progress)
+        .await
+    {
+        Ok(replayed) => swap(conn, &scratch, replayed, batch_size).await,
+        Err(error) => Err(error),
+    };
+    if result.is_err() {
+        scratch.drop(conn).await.ok();
+    }
     result
 }
 

@@ -6,7 +6,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use crate::error::ProjectorError;
 use crate::log;
 use crate::operator::scratch::{Scratch, ZERO};
-use crate::operator::{lock_operator, ReplayProgress};
+use crate::operator::{lock_operator, unlock_operator, ReplayProgress};
 use crate::projection::Projection;
 
 /// How one table differs between the live copy and the replayed one.
@@ -72,9 +72,15 @@ pub async fn verify(
 ) -> Result<VerifyReport, ProjectorError> {
     let mut conn = pool.acquire().await?.detach();
     lock_operator(&mut conn, projection).await?;
-    let scratch = Scratch::create(&mut conn, projection, "verify").await?;
-    let result = compare_after_replay(&mut conn, &scratch, batch_size, on_progress).await;
-    scratch.drop(&mut conn).await.ok();
+    let result = match Scratch::create(&mut conn, projection, "verify").await {
+        Ok(scratch) => {
+            let compared = compare_after_replay(&mut conn, &scratch, batch_size, on_progress).await;
+            scratch.drop(&mut conn).await.ok();
+            compared
+        }
+        Err(error) => Err(error),
+    };
+    unlock_operator(&mut conn, projection).await;
     conn.close().await.ok();
     result
 }

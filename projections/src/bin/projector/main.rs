@@ -1,15 +1,18 @@
 //! `projector`: runs the projections, or inspects, rebuilds and verifies them (see
 //! `docs/projector.md`). Connects to `DATABASE_URL`.
+//!
+//! Exit codes: 0 success, 1 `verify` found a difference, 2 the command could not run (bad
+//! arguments, database unreachable, ...). A reader that closes the pipe early ends it quietly.
 
 mod operate;
 
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use operate::{rebuild, status, verify};
 use projections::{Projection, ProjectorRuntime, ProjectorSettings};
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -46,8 +49,9 @@ enum Command {
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 pub(crate) struct Select {
-    /// The projection: `messages` or `mailbox`.
-    name: Option<String>,
+    /// The projection.
+    #[arg(value_parser = projection_name())]
+    name: Option<Projection>,
     /// Every projection.
     #[arg(long)]
     all: bool,
@@ -56,8 +60,9 @@ pub(crate) struct Select {
 #[derive(Args)]
 #[group(required = false, multiple = false)]
 pub(crate) struct Optional {
-    /// The projection: `messages` or `mailbox` (default: every projection).
-    name: Option<String>,
+    /// The projection (default: every projection).
+    #[arg(value_parser = projection_name())]
+    name: Option<Projection>,
     /// Every projection (the default).
     #[arg(long)]
     all: bool,
@@ -72,11 +77,17 @@ impl From<Optional> for Select {
     }
 }
 
+/// A projection's name, checked by clap (a wrong one is a usage error listing the names).
+fn projection_name() -> impl TypedValueParser<Value = Projection> {
+    PossibleValuesParser::new(Projection::ALL.map(Projection::name))
+        .try_map(|name| name.parse::<Projection>())
+}
+
 impl Select {
-    pub(crate) fn projections(&self) -> anyhow::Result<Vec<Projection>> {
-        match &self.name {
-            Some(name) if !self.all => Ok(vec![name.parse()?]),
-            _ => Ok(Projection::ALL.to_vec()),
+    pub(crate) fn projections(&self) -> Vec<Projection> {
+        match self.name {
+            Some(projection) if !self.all => vec![projection],
+            _ => Projection::ALL.to_vec(),
         }
     }
 }
@@ -87,11 +98,22 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match execute(cli).await {
         Ok(code) => code,
+        // The reader has gone (`projector status | head`): nothing left to say to anyone.
+        Err(error) if closed_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("projector: {error:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether `error` comes from writing to a pipe whose reader has closed it.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_tracing() {
@@ -104,11 +126,7 @@ fn init_tracing() {
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect(&cli.database_url)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
+    let pool = http_edge::connect_pool(&http_edge::DatabaseUrl(cli.database_url), 4).await?;
     let settings = ProjectorSettings::from_env()?;
     match cli.command {
         Command::Run => run(pool, settings).await,

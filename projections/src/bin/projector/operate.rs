@@ -1,5 +1,6 @@
 //! The operator commands' output: the status table, progress bars, the verify diff summary.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,10 +12,12 @@ use crate::Select;
 
 pub(crate) async fn status(pool: &PgPool) -> anyhow::Result<ExitCode> {
     let now = chrono::Utc::now();
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{:<10} {:<24} {:>10} {:>8} {:>9} {:<8} updated",
         "projection", "checkpoint", "applied", "pending", "lag", "leader"
-    );
+    )?;
     for s in operator::status(pool).await? {
         let lag = s
             .oldest_pending_at
@@ -25,7 +28,8 @@ pub(crate) async fn status(pool: &PgPool) -> anyhow::Result<ExitCode> {
                 )
             })
             .unwrap_or_else(|| "0s".into());
-        println!(
+        writeln!(
+            out,
             "{:<10} {:<24} {:>10} {:>8} {:>9} {:<8} {}",
             s.projection,
             s.position.to_string(),
@@ -35,7 +39,7 @@ pub(crate) async fn status(pool: &PgPool) -> anyhow::Result<ExitCode> {
             if s.leader_active { "running" } else { "none" },
             s.updated_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -64,33 +68,41 @@ pub(crate) async fn rebuild(
     select: &Select,
     batch: u32,
 ) -> anyhow::Result<ExitCode> {
-    for projection in select.projections()? {
+    let mut out = std::io::stdout().lock();
+    for projection in select.projections() {
         let bar = progress_bar("rebuild", projection);
         let report = operator::rebuild(pool, projection, batch, &update(&bar)).await?;
         bar.finish_and_clear();
-        println!(
+        writeln!(
+            out,
             "{projection}: rebuilt from {} events and swapped in at {}",
             report.events_applied, report.position
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn verify(pool: &PgPool, select: &Select, batch: u32) -> anyhow::Result<ExitCode> {
     let mut clean = true;
-    for projection in select.projections()? {
+    let mut out = std::io::stdout().lock();
+    for projection in select.projections() {
         let bar = progress_bar("verify", projection);
         let report = operator::verify(pool, projection, batch, &update(&bar)).await?;
         bar.finish_and_clear();
         let verdict = if report.is_clean() { "ok" } else { "DIFFERS" };
-        println!("{projection} at {}: {verdict}", report.position);
+        writeln!(out, "{projection} at {}: {verdict}", report.position)?;
         for t in &report.tables {
-            println!(
+            writeln!(
+                out,
                 "  {:<16} live {:>8} rows, rebuilt {:>8} rows, only live {:>6}, only rebuilt {:>6}",
                 t.table, t.live_rows, t.rebuilt_rows, t.only_live, t.only_rebuilt
-            );
+            )?;
             if !t.sample_keys.is_empty() {
-                println!("    differing rows, e.g.: {}", t.sample_keys.join(", "));
+                writeln!(
+                    out,
+                    "    differing rows, e.g.: {}",
+                    t.sample_keys.join(", ")
+                )?;
             }
         }
         clean &= report.is_clean();
