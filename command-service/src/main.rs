@@ -2,8 +2,15 @@
 
 use command_service::{Application, CommandSettings};
 
+/// The command API of Healing Space messaging as its own process (split mode), on COMMAND_ADDR.
+/// Every setting comes from the environment (see README, "Configuration").
+#[derive(clap::Parser)]
+#[command(name = "command-service", version)]
+struct Cli {}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    <Cli as clap::Parser>::parse();
     http_edge::telemetry::init("info");
     let settings = CommandSettings::from_env()?;
     tracing::info!(addr = %settings.addr, database = ?settings.database_url, "starting command service");

@@ -8,7 +8,6 @@ use std::time::Duration;
 use audit::access::{AccessLogger, DEFAULT_CAPACITY};
 use axum::Router;
 use http_edge::Edge;
-use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -33,10 +32,7 @@ impl Application {
     /// listener), applies the migrations, starts the access log's writer, and binds
     /// `QUERY_HOST:QUERY_PORT`.
     pub async fn build(settings: QuerySettings) -> Result<Self, QueryError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .connect(settings.database_url.expose())
-            .await?;
+        let pool = http_edge::connect_pool(&settings.database_url, 8).await?;
         migrations::MIGRATOR.run(&pool).await?;
         let (access_log, access_writer) = AccessLogger::spawn(pool.clone(), DEFAULT_CAPACITY);
         let edge = Edge::new(pool, settings.edge.clone());

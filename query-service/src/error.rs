@@ -7,6 +7,8 @@ pub enum QueryError {
     BadDatabaseUrl(String),
     #[error("cannot build the read pool: {0}")]
     Pool(#[from] deadpool_postgres::BuildError),
+    #[error(transparent)]
+    Connect(#[from] http_edge::ConnectError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migrations: {0}")]
