@@ -7,6 +7,7 @@
 
 mod app;
 mod metrics;
+mod openapi;
 mod ops;
 mod proxy;
 mod security;
@@ -14,6 +15,7 @@ mod settings;
 
 pub use app::{router, Application, Backend};
 pub use metrics::{projection_progress, prometheus, ProjectionProgress};
+pub use openapi::{openapi, Contract};
 pub use ops::{migrations_applied, readiness, Readiness, DEFAULT_MAX_LAG_EVENTS};
 pub use proxy::{BadUpstream, Upstreams};
 pub use settings::GatewaySettings;
