@@ -112,6 +112,7 @@ values = ["a\u0000b", "\u0000", "x\u0007y", "\u200b", "\u200b\u200b", " \t\n"]
 EOF
 
 failed=()
+# The admin goes last: its run may disable or revoke the other demo users.
 for user in alice dr_carol auditor admin; do
   session=(${sessions[$user]})
   echo "schemathesis: as $user"
@@ -132,7 +133,10 @@ for user in alice dr_carol auditor admin; do
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
-  echo "schemathesis: failures as ${failed[*]} (logs in $out)" >&2
+  echo "schemathesis: failures as ${failed[*]} (logs in $out), in:" >&2
+  for user in "${failed[@]}"; do
+    sed -n 's/^_* \([A-Z]* \/[^ ]*\) _*$/  \1/p' "$out/$user.log"
+  done | sort -u >&2
   exit 1
 fi
 echo "schemathesis: no failure for any role"

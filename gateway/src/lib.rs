@@ -15,7 +15,6 @@ mod settings;
 
 pub use app::{router, Application, Backend};
 pub use metrics::{projection_progress, prometheus, ProjectionProgress};
-pub use openapi::{openapi, Contract};
 pub use ops::{migrations_applied, readiness, Readiness, DEFAULT_MAX_LAG_EVENTS};
 pub use proxy::{BadUpstream, Upstreams};
 pub use settings::GatewaySettings;

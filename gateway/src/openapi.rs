@@ -60,7 +60,7 @@ impl Modify for Contract {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "hs_session",
                 "The session cookie set by `POST /api/auth/login` (HttpOnly, SameSite=Lax; \
-                 Secure when configured).",
+                 with COOKIE_SECURE it is Secure and named `__Host-hs_session`).",
             ))),
         );
         components.add_security_scheme(
