@@ -29,6 +29,8 @@ if [ ! -x "$venv/bin/st" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
 fi
+# Hypothesis keeps its caches beside the tools, not in the checkout.
+export HYPOTHESIS_STORAGE_DIRECTORY="$venv/hypothesis"
 
 server=${DATABASE_URL%%\?*}
 server=${server%/*}
@@ -90,6 +92,11 @@ ids+=("$(send "${sessions[dr_carol]}" /api/messages/send '{"recipient":"alice","
 ids+=("$(send "${sessions[alice]}" "/api/messages/${ids[1]}/reply" '{"content":"Fine, thanks"}')")
 quoted() { printf '"%s", ' "$@"; }
 cat >"$out/schemathesis.toml" <<EOF
+# Every run starts from nothing: no state kept in the checkout between runs.
+[cache]
+enabled = false
+[generation]
+database = "none"
 [dictionaries.users]
 values = ["alice", "bob", "dr_carol", "dr_dave", "admin", "auditor"]
 [dictionaries.messages]
