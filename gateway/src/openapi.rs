@@ -71,6 +71,14 @@ impl Modify for Contract {
                  every POST, PATCH, PUT and DELETE except login.",
             ))),
         );
+        // 405 belongs to no operation (it answers the methods a path lacks): one reusable answer.
+        let mut not_allowed = Response::new(
+            "`method_not_allowed`: the path exists, the method does not (any path of this API).",
+        );
+        describe("405", false, &mut not_allowed);
+        components
+            .responses
+            .insert("MethodNotAllowed".into(), RefOr::T(not_allowed));
         enums::add(components);
         for (path, item) in doc.paths.paths.iter_mut() {
             for (changes_state, operation) in operations(item) {

@@ -84,6 +84,11 @@ async fn the_session_cookie_and_csrf_header_are_security_schemes_required_by_eve
     assert_eq!(schemes["session"]["name"], "hs_session");
     assert_eq!(schemes["csrf"]["in"], "header");
     assert_eq!(schemes["csrf"]["name"], "X-CSRF-Token");
+    let not_allowed = &doc["components"]["responses"]["MethodNotAllowed"];
+    assert_eq!(
+        not_allowed["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ErrorBody"
+    );
     for (path, method, operation) in operations(&doc) {
         let expected = match (path.as_str(), method.as_str()) {
             ("/api/auth/login", _) => serde_json::json!([]),
