@@ -16,10 +16,15 @@ use crate::state::CommandState;
 /// `POST /api/admin/users` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewUserBody {
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub username: String,
     /// `patient`, `clinician`, `admin` or `auditor`.
     pub role: String,
+    /// 8 to 256 characters.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
+    /// At most 128 characters; the username when absent.
+    #[schema(max_length = 128)]
     pub display_name: Option<String>,
 }
 
@@ -35,7 +40,9 @@ pub struct UserResponse {
 /// `PUT /api/admin/patient-approvals` body and answer.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApprovalBody {
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub clinician: String,
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub patient: String,
     /// `approved` or `revoked`.
     pub status: String,
@@ -51,8 +58,11 @@ fn require_admin(caller: &Caller) -> Result<(), ApiError> {
 
 /// Creates a user (admins only).
 #[utoipa::path(post, path = "/api/admin/users", tag = "admin", request_body = NewUserBody,
-    responses((status = 201, body = UserResponse), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, description = "Created.", body = UserResponse),
+        (status = 400, body = ErrorBody, description = "`invalid_input`: a field missing or outside its limits, \
+            or an unknown role."),
+        (status = 403, body = ErrorBody, description = "`forbidden`: administrators only."),
+        (status = 409, body = ErrorBody, description = "`conflict`: the username exists.")))]
 pub async fn create_user(
     State(state): State<CommandState>,
     caller: Caller,
@@ -85,8 +95,11 @@ pub async fn create_user(
 
 /// Approves or revokes a clinician's access to a patient (admins only).
 #[utoipa::path(put, path = "/api/admin/patient-approvals", tag = "admin", request_body = ApprovalBody,
-    responses((status = 200, body = ApprovalBody), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Set; the body as stored.", body = ApprovalBody),
+        (status = 400, body = ErrorBody, description = "`invalid_input`: a field missing or malformed, an unknown \
+            status, or users without the clinician and patient roles."),
+        (status = 403, body = ErrorBody, description = "`forbidden`: administrators only."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such clinician or patient.")))]
 pub async fn set_patient_approval(
     State(state): State<CommandState>,
     caller: Caller,

@@ -22,23 +22,39 @@ pub static CONSISTENCY_TOKEN: HeaderName = HeaderName::from_static("x-consistenc
 /// `POST /api/messages/send` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendBody {
+    /// The recipient's username.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub recipient: String,
+    /// At most 255 characters.
+    #[schema(max_length = 255)]
     pub subject: Option<String>,
+    /// 1 to 10,000 characters, not blank.
+    #[schema(min_length = 1, max_length = 10000)]
     pub content: String,
 }
 
 /// `POST /api/clinician/message` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ClinicianMessageBody {
+    /// One of the clinician's approved patients.
+    #[schema(pattern = "^[a-z0-9_.-]{1,64}$")]
     pub recipient_username: String,
+    /// 1 to 10,000 characters, not blank.
+    #[schema(min_length = 1, max_length = 10000)]
     pub message: String,
+    /// At most 255 characters.
+    #[schema(max_length = 255)]
     pub subject: Option<String>,
 }
 
 /// `POST /api/messages/{id}/reply` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReplyBody {
+    /// 1 to 10,000 characters, not blank.
+    #[schema(min_length = 1, max_length = 10000)]
     pub content: String,
+    /// At most 255 characters; defaults to `Re: ` and the parent's subject.
+    #[schema(max_length = 255)]
     pub subject: Option<String>,
 }
 
@@ -54,6 +70,7 @@ pub struct SentResponse {
 pub struct ReplyResponse {
     pub message_id: Uuid,
     pub parent_message_id: Uuid,
+    /// The parent's other participant.
     pub recipient: String,
     pub sent_at: DateTime<Utc>,
 }
@@ -154,10 +171,14 @@ fn reply_answer(message: Created) -> Response {
 
 /// Send a message to another user.
 #[utoipa::path(post, path = "/api/messages/send", tag = "commands", request_body = SendBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe key, 1-128 printable characters")),
-    responses((status = 201, body = SentResponse, headers(("X-Consistency-Token" = String))),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 128, pattern = "^[ -~]{1,128}$",
+        description = "A repeat of the same key by the same user answers the first call's 201 again and creates nothing")),
+    responses((status = 201, description = "Sent.", body = SentResponse, headers(("X-Consistency-Token" = String))),
+        (status = 400, body = ErrorBody, description = "`invalid_input`: a field missing or outside its limits, blank content, \
+            a message to oneself, or a malformed Idempotency-Key."),
+        (status = 403, body = ErrorBody, description = "`forbidden`: the caller may not message this user."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such recipient."),
+        (status = 409, body = ErrorBody, description = "`conflict`: the message that this Idempotency-Key names cannot be answered again.")))]
 pub async fn send_message(
     State(state): State<CommandState>,
     MessageQuota(caller): MessageQuota,
@@ -179,10 +200,14 @@ pub async fn send_message(
 
 /// A clinician writes to one of their patients.
 #[utoipa::path(post, path = "/api/clinician/message", tag = "commands", request_body = ClinicianMessageBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "repeat-safe key, 1-128 printable characters")),
-    responses((status = 201, body = SentResponse, headers(("X-Consistency-Token" = String))),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 128, pattern = "^[ -~]{1,128}$",
+        description = "A repeat of the same key by the same user answers the first call's 201 again and creates nothing")),
+    responses((status = 201, description = "Sent.", body = SentResponse, headers(("X-Consistency-Token" = String))),
+        (status = 400, body = ErrorBody, description = "`invalid_input`: a field missing or outside its limits, blank message, \
+            or a malformed Idempotency-Key."),
+        (status = 403, body = ErrorBody, description = "`forbidden`: the caller is not a clinician, or may not message this user."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such recipient."),
+        (status = 409, body = ErrorBody, description = "`conflict`: the message that this Idempotency-Key names cannot be answered again.")))]
 pub async fn send_clinician_message(
     State(state): State<CommandState>,
     MessageQuota(caller): MessageQuota,
@@ -220,11 +245,16 @@ pub fn parse_message_id(raw: &str) -> Result<Uuid, ApiError> {
 
 /// Reply to a message; the reply goes to its other participant.
 #[utoipa::path(post, path = "/api/messages/{id}/reply", tag = "commands", request_body = ReplyBody,
-    params(("id" = Uuid, Path, description = "the parent message"),
-           ("Idempotency-Key" = Option<String>, Header, description = "repeat-safe key, 1-128 printable characters")),
-    responses((status = 201, body = ReplyResponse, headers(("X-Consistency-Token" = String))),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    params(("id" = Uuid, Path, description = "The parent message."),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 128, pattern = "^[ -~]{1,128}$",
+        description = "A repeat of the same key by the same user answers the first call's 201 again and creates nothing")),
+    responses((status = 201, description = "Sent to the parent's other participant.", body = ReplyResponse,
+            headers(("X-Consistency-Token" = String))),
+        (status = 400, body = ErrorBody, description = "`invalid_input`: an id that is not a UUID, a field outside its limits, \
+            blank content, or a malformed Idempotency-Key."),
+        (status = 403, body = ErrorBody, description = "`forbidden`: the caller is not a participant of the parent message."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such parent message (or not visible to the caller)."),
+        (status = 409, body = ErrorBody, description = "`conflict`: the message that this Idempotency-Key names cannot be answered again.")))]
 pub async fn reply_to_message(
     State(state): State<CommandState>,
     MessageQuota(caller): MessageQuota,

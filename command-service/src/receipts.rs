@@ -19,13 +19,16 @@ use crate::state::CommandState;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReadResponse {
     pub message_id: Uuid,
+    /// Always true.
     pub is_read: bool,
+    /// When the recipient first read it.
     pub read_at: DateTime<Utc>,
 }
 
 /// 200 answer of `POST /api/messages/conversation/{user}/read`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MarkedResponse {
+    /// How many messages this call marked read.
     pub marked: u64,
 }
 
@@ -38,10 +41,12 @@ pub struct RestoredResponse {
 
 /// The recipient marks a message read; a repeat keeps the first `read_at`.
 #[utoipa::path(patch, path = "/api/messages/{id}/read", tag = "commands",
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = ReadResponse, headers(("X-Consistency-Token" = String))),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    params(("id" = Uuid, Path, description = "The message.")),
+    responses((status = 200, description = "Read; a repeat keeps the first `read_at`.", body = ReadResponse,
+            headers(("X-Consistency-Token" = String))),
+        (status = 400, body = ErrorBody, description = "`invalid_input`: the id is not a UUID."),
+        (status = 403, body = ErrorBody, description = "`forbidden`: only the recipient marks a message read."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such message (or not visible to the caller).")))]
 pub async fn mark_read(
     State(state): State<CommandState>,
     caller: Caller,
@@ -93,9 +98,12 @@ async fn unread_from(
 
 /// Marks every unread message from `{user}` to the caller read.
 #[utoipa::path(post, path = "/api/messages/conversation/{user}/read", tag = "commands",
-    params(("user" = String, Path, description = "the counterpart")),
-    responses((status = 200, body = MarkedResponse, headers(("X-Consistency-Token" = String))),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("user" = String, Path, description = "The counterpart whose messages to the caller are marked.",
+        pattern = "^[a-z0-9_.-]{1,64}$")),
+    responses((status = 200, description = "The number of messages marked now.", body = MarkedResponse,
+            headers(("X-Consistency-Token" = String))),
+        (status = 400, body = ErrorBody, description = "`invalid_input`: not a username."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such user.")))]
 pub async fn mark_conversation_read(
     State(state): State<CommandState>,
     caller: Caller,
@@ -128,10 +136,12 @@ pub async fn mark_conversation_read(
 
 /// Deletes the caller's side of a message; when both sides have, the message is hidden.
 #[utoipa::path(delete, path = "/api/messages/{id}", tag = "commands",
-    params(("id" = Uuid, Path)),
-    responses((status = 204, headers(("X-Consistency-Token" = String))),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    params(("id" = Uuid, Path, description = "The message.")),
+    responses((status = 204, description = "Deleted on the caller's side; a repeat is 204 and records nothing.",
+            headers(("X-Consistency-Token" = String))),
+        (status = 400, body = ErrorBody, description = "`invalid_input`: the id is not a UUID."),
+        (status = 403, body = ErrorBody, description = "`forbidden`: the caller is not a participant of the message."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such message (or not visible to the caller).")))]
 pub async fn delete_message(
     State(state): State<CommandState>,
     caller: Caller,
@@ -149,10 +159,13 @@ pub async fn delete_message(
 
 /// An administrator makes a deleted message visible to both sides again.
 #[utoipa::path(post, path = "/api/admin/messages/{id}/restore", tag = "admin",
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = RestoredResponse, headers(("X-Consistency-Token" = String))),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+    params(("id" = Uuid, Path, description = "The hidden message.")),
+    responses((status = 200, description = "Visible again to both sides.", body = RestoredResponse,
+            headers(("X-Consistency-Token" = String))),
+        (status = 400, body = ErrorBody, description = "`invalid_input`: the id is not a UUID."),
+        (status = 403, body = ErrorBody, description = "`forbidden`: administrators only."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such message."),
+        (status = 409, body = ErrorBody, description = "`conflict`: the message is not deleted by anyone.")))]
 pub async fn restore_message(
     State(state): State<CommandState>,
     caller: Caller,

@@ -8,6 +8,7 @@
 
 mod app;
 mod metrics;
+mod openapi;
 mod ops;
 mod proxy;
 mod security;

@@ -1,4 +1,4 @@
-//! Operations endpoints: liveness, readiness and the OpenAPI document.
+//! Operations endpoints: liveness, readiness and serving the OpenAPI document.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -76,24 +76,7 @@ pub async fn readyz(State(pool): State<PgPool>) -> Response {
     (status, Json(readiness)).into_response()
 }
 
-/// `GET /api/openapi.json`: both APIs as OpenAPI 3.1.
+/// `GET /api/openapi.json`: both APIs as OpenAPI 3.1 (see [`crate::openapi`]).
 pub async fn openapi_json() -> Response {
-    Json(openapi()).into_response()
-}
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(http_edge::routes::me, http_edge::routes::csrf_token))]
-struct SessionReads;
-
-/// Both APIs and the session endpoints as one OpenAPI 3.1 document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    use utoipa::OpenApi;
-    let mut doc = command_service::openapi();
-    doc.merge(query_service::openapi());
-    doc.merge(SessionReads::openapi());
-    doc.info.title = "Healing Space messaging API".into();
-    doc.info.version = env!("CARGO_PKG_VERSION").into();
-    doc.info.description =
-        Some("The contract of docs/API.md: commands, queries, sessions and administration.".into());
-    doc
+    Json(crate::openapi::openapi()).into_response()
 }

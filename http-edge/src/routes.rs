@@ -49,8 +49,13 @@ pub struct CsrfTokenBody {
 
 /// Log in: a session cookie and the session's CSRF token.
 #[utoipa::path(post, path = "/api/auth/login", tag = "sessions", request_body = LoginBody,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::ErrorBody),
-              (status = 400, body = crate::ErrorBody), (status = 429, body = crate::ErrorBody)))]
+    responses(
+        (status = 200, description = "Logged in: the `hs_session` cookie is set (HttpOnly, SameSite=Lax; Secure \
+            when configured) and the body carries the session's CSRF token.", body = LoginResponse,
+            headers(("Set-Cookie" = String, description = "`hs_session=...; Path=/; HttpOnly; SameSite=Lax`"))),
+        (status = 400, body = crate::ErrorBody, description = "`invalid_input`: malformed JSON or a missing field."),
+        (status = 401, body = crate::ErrorBody,
+            description = "`unauthenticated`: wrong username or password (the same answer for both).")))]
 pub async fn login(
     State(edge): State<Edge>,
     client: ClientInfo,
@@ -97,7 +102,8 @@ fn session_cookie_header(edge: &Edge, value: &str, max_age: u64) -> Result<Heade
 
 /// Log out: the session is revoked server-side and the cookie cleared.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "sessions",
-    responses((status = 204), (status = 401, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody)))]
+    responses((status = 204, description = "Logged out: the session is revoked server-side and the cookie cleared.",
+        headers(("Set-Cookie" = String, description = "`hs_session=; Max-Age=0`")))))]
 pub async fn logout(State(edge): State<Edge>, caller: Caller) -> Result<Response, ApiError> {
     edge.sessions.revoke(&caller.session_token).await?;
     let cookie = session_cookie_header(&edge, "", 0)?;
@@ -106,7 +112,7 @@ pub async fn logout(State(edge): State<Edge>, caller: Caller) -> Result<Response
 
 /// Who the session belongs to.
 #[utoipa::path(get, path = "/api/auth/me", tag = "sessions",
-    responses((status = 200, body = MeResponse), (status = 401, body = crate::ErrorBody)))]
+    responses((status = 200, description = "The session's user.", body = MeResponse)))]
 pub async fn me(caller: Caller) -> ApiJson<MeResponse> {
     ApiJson(MeResponse {
         username: caller.username,
@@ -117,7 +123,7 @@ pub async fn me(caller: Caller) -> ApiJson<MeResponse> {
 
 /// The CSRF token bound to this session.
 #[utoipa::path(get, path = "/api/csrf-token", tag = "sessions",
-    responses((status = 200, body = CsrfTokenBody), (status = 401, body = crate::ErrorBody)))]
+    responses((status = 200, description = "The CSRF token bound to this session.", body = CsrfTokenBody)))]
 pub async fn csrf_token(caller: Caller) -> ApiJson<CsrfTokenBody> {
     ApiJson(CsrfTokenBody {
         csrf_token: caller.csrf_token,

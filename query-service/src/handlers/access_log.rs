@@ -84,18 +84,19 @@ fn statement<'a>(
 /// written in batches, so the newest (under a second old) may not be listed yet.
 #[utoipa::path(get, path = "/api/audit/access", tag = "administration",
     params(
-        ("actor" = Option<String>, Query, description = "who read (a username)"),
-        ("counterpart" = Option<String>, Query,
+        ("actor" = Option<String>, Query, pattern = "^[a-z0-9_.-]{1,64}$", description = "who read (a username)"),
+        ("counterpart" = Option<String>, Query, pattern = "^[a-z0-9_.-]{1,64}$",
             description = "the other participant of a viewed conversation, or the user whose trail was viewed"),
         ("message_id" = Option<Uuid>, Query, description = "a message the read showed"),
-        ("action" = Option<String>, Query, description = "e.g. conversation_viewed, search"),
+        ("action" = Option<String>, Query, pattern = "^[a-z_]{1,64}$", description = "e.g. conversation_viewed, search"),
         ("from" = Option<String>, Query, description = "RFC 3339, inclusive"),
         ("to" = Option<String>, Query, description = "RFC 3339, exclusive"),
-        ("limit" = Option<i64>, Query, description = "page size, 1 to 100 (default 20)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "page size, 1 to 100 (default 20)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = AccessLogResponse),
-        (status = 400, body = http_edge::ErrorBody), (status = 401, body = http_edge::ErrorBody),
-        (status = 403, body = http_edge::ErrorBody), (status = 503, body = http_edge::ErrorBody)))]
+    responses((status = 200, description = "Entries, oldest first.", body = AccessLogResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a malformed filter (username, UUID, action, \
+            RFC 3339 time, `from` after `to`), limit or cursor."),
+        (status = 403, body = http_edge::ErrorBody, description = "`forbidden`: auditors and administrators only.")))]
 pub async fn get_access_log(
     State(state): State<QueryState>,
     caller: Caller,

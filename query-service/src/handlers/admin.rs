@@ -39,13 +39,13 @@ pub struct DeletedMessage {
 /// Hidden messages, most recently hidden first. Administrators only.
 #[utoipa::path(get, path = "/api/admin/messages/deleted", tag = "administration",
     params(
-        ("limit" = Option<i64>, Query, description = "page size, 1 to 100 (default 20)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "page size, 1 to 100 (default 20)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("X-Consistency-Token" = Option<String>, Header,
             description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
-    responses((status = 200, body = DeletedResponse),
-        (status = 400, body = http_edge::ErrorBody), (status = 401, body = http_edge::ErrorBody),
-        (status = 403, body = http_edge::ErrorBody), (status = 503, body = http_edge::ErrorBody)))]
+    responses((status = 200, description = "Hidden messages, most recently hidden first.", body = DeletedResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a limit outside 1 to 100, a cursor not from this list, or a malformed X-Consistency-Token."),
+        (status = 403, body = http_edge::ErrorBody, description = "`forbidden`: administrators only.")))]
 pub async fn get_deleted_messages(
     State(state): State<QueryState>,
     caller: Caller,

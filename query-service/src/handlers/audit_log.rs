@@ -85,18 +85,19 @@ fn statement<'a>(
 /// inclusive, `to` exclusive). Auditors and administrators only.
 #[utoipa::path(get, path = "/api/audit/log", tag = "administration",
     params(
-        ("actor" = Option<String>, Query, description = "who acted (a username)"),
+        ("actor" = Option<String>, Query, pattern = "^[a-z0-9_.-]{1,64}$", description = "who acted (a username)"),
         ("message_id" = Option<Uuid>, Query, description = "the message acted on"),
-        ("action" = Option<String>, Query, description = "e.g. message_sent, message_read"),
+        ("action" = Option<String>, Query, pattern = "^[a-z_]{1,64}$", description = "e.g. message_sent, message_read"),
         ("from" = Option<String>, Query, description = "RFC 3339, inclusive"),
         ("to" = Option<String>, Query, description = "RFC 3339, exclusive"),
-        ("limit" = Option<i64>, Query, description = "page size, 1 to 100 (default 20)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "page size, 1 to 100 (default 20)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("X-Consistency-Token" = Option<String>, Header,
             description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
-    responses((status = 200, body = AuditLogResponse),
-        (status = 400, body = http_edge::ErrorBody), (status = 401, body = http_edge::ErrorBody),
-        (status = 403, body = http_edge::ErrorBody), (status = 503, body = http_edge::ErrorBody)))]
+    responses((status = 200, description = "Entries, oldest first.", body = AuditLogResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a malformed filter (username, UUID, action, \
+            RFC 3339 time, `from` after `to`), limit, cursor or X-Consistency-Token."),
+        (status = 403, body = http_edge::ErrorBody, description = "`forbidden`: auditors and administrators only.")))]
 pub async fn get_audit_log(
     State(state): State<QueryState>,
     caller: Caller,

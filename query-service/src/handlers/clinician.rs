@@ -35,8 +35,9 @@ pub struct PatientSummary {
 #[utoipa::path(get, path = "/api/clinician/patients", tag = "queries",
     params(("X-Consistency-Token" = Option<String>, Header,
         description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
-    responses((status = 200, body = PatientsResponse), (status = 401, body = http_edge::ErrorBody),
-        (status = 403, body = http_edge::ErrorBody), (status = 503, body = http_edge::ErrorBody)))]
+    responses((status = 200, description = "The clinician's approved patients, by username.", body = PatientsResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a malformed X-Consistency-Token."),
+        (status = 403, body = http_edge::ErrorBody, description = "`forbidden`: clinicians only.")))]
 pub async fn get_patients(
     State(state): State<QueryState>,
     caller: Caller,

@@ -44,14 +44,15 @@ pub struct ThreadMessage {
 /// The caller's visible messages with `user`, either way. Reading is not marking as read.
 #[utoipa::path(get, path = "/api/messages/conversation/{user}", tag = "queries",
     params(
-        ("user" = String, Path, description = "the other participant"),
-        ("limit" = Option<i64>, Query, description = "page size, 1 to 100 (default 20)"),
+        ("user" = String, Path, pattern = "^[a-z0-9_.-]{1,64}$", description = "the other participant"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "page size, 1 to 100 (default 20)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("X-Consistency-Token" = Option<String>, Header,
             description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
-    responses((status = 200, body = ConversationResponse),
-        (status = 400, body = http_edge::ErrorBody), (status = 401, body = http_edge::ErrorBody),
-        (status = 404, body = http_edge::ErrorBody), (status = 503, body = http_edge::ErrorBody)))]
+    responses((status = 200, description = "The thread, oldest first within the page; `next_cursor` pages to older messages.",
+            body = ConversationResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a limit outside 1 to 100, a cursor not from this list, or a malformed X-Consistency-Token."),
+        (status = 404, body = http_edge::ErrorBody, description = "`not_found`: no such user.")))]
 pub async fn get_conversation(
     State(state): State<QueryState>,
     caller: Caller,

@@ -58,14 +58,14 @@ pub(crate) fn snippet_html(raw: &str) -> String {
 /// stems match), best match first, then newest.
 #[utoipa::path(get, path = "/api/messages/search", tag = "queries",
     params(
-        ("q" = String, Query, description = "1 to 200 characters"),
-        ("limit" = Option<i64>, Query, description = "page size, 1 to 100 (default 20)"),
+        ("q" = String, Query, min_length = 1, max_length = 200, description = "1 to 200 characters, not blank"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "page size, 1 to 100 (default 20)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("X-Consistency-Token" = Option<String>, Header,
             description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
-    responses((status = 200, body = SearchResponse),
-        (status = 400, body = http_edge::ErrorBody), (status = 401, body = http_edge::ErrorBody),
-        (status = 503, body = http_edge::ErrorBody)))]
+    responses((status = 200, description = "Matches, best first, then newest.", body = SearchResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: `q` missing, blank or over 200 characters, a limit \
+            outside 1 to 100, a cursor not from this search, or a malformed X-Consistency-Token.")))]
 pub async fn search_messages(
     State(state): State<QueryState>,
     caller: Caller,

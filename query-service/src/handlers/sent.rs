@@ -19,6 +19,7 @@ use crate::state::QueryState;
 
 /// `GET /api/messages/sent` answer.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = SentMessagesResponse)]
 pub struct SentResponse {
     pub messages: Vec<SentMessage>,
     pub next_cursor: Option<String>,
@@ -55,13 +56,12 @@ pub(crate) fn after(
 /// Messages the caller sent and has not deleted.
 #[utoipa::path(get, path = "/api/messages/sent", tag = "queries",
     params(
-        ("limit" = Option<i64>, Query, description = "page size, 1 to 100 (default 20)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "page size, 1 to 100 (default 20)"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("X-Consistency-Token" = Option<String>, Header,
             description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
-    responses((status = 200, body = SentResponse),
-        (status = 400, body = http_edge::ErrorBody), (status = 401, body = http_edge::ErrorBody),
-        (status = 503, body = http_edge::ErrorBody)))]
+    responses((status = 200, description = "The caller's visible sent messages, newest first.", body = SentResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a limit outside 1 to 100, a cursor not from this list, or a malformed X-Consistency-Token.")))]
 pub async fn get_sent(
     State(state): State<QueryState>,
     caller: Caller,

@@ -21,8 +21,8 @@ pub struct UnreadCount {
 #[utoipa::path(get, path = "/api/messages/unread-count", tag = "queries",
     params(("X-Consistency-Token" = Option<String>, Header,
         description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
-    responses((status = 200, body = UnreadCount), (status = 400, body = http_edge::ErrorBody),
-        (status = 401, body = http_edge::ErrorBody), (status = 503, body = http_edge::ErrorBody)))]
+    responses((status = 200, description = "The caller's unread, visible received messages.", body = UnreadCount),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a malformed X-Consistency-Token.")))]
 pub async fn get_unread_count(
     State(state): State<QueryState>,
     caller: Caller,
