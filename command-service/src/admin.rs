@@ -68,6 +68,7 @@ pub async fn create_user(
     caller: Caller,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<Response, ApiError> {
+    // Row 4 (400) before row 6 (403): a malformed role is invalid input whoever sends it.
     let role: Role = body
         .role
         .parse()
@@ -130,9 +131,11 @@ pub struct EnabledResponse {
 /// Disables an account: every session of the user ends at once and logins answer 401 like a
 /// wrong password; their messages stay. Repeating it is 200 with the first `disabled_at`.
 #[utoipa::path(post, path = "/api/admin/users/{user}/disable", tag = "admin",
-    params(("user" = String, Path, description = "the username")),
-    responses((status = 200, body = DisabledResponse), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("user" = String, Path, pattern = "^[a-z0-9_.-]{1,64}$", description = "The account to disable.")),
+    responses((status = 200, description = "Disabled: every session ended, logins answer 401; a repeat keeps the first `disabled_at`.", body = DisabledResponse),
+        (status = 403, body = ErrorBody, description = "`forbidden`: administrators only."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such user."),
+        (status = 409, body = ErrorBody, description = "`conflict`: an administrator cannot disable their own account.")))]
 pub async fn disable_user(
     State(state): State<CommandState>,
     caller: Caller,
@@ -154,9 +157,10 @@ pub async fn disable_user(
 
 /// Lets a disabled account log in again (its old sessions stay ended).
 #[utoipa::path(post, path = "/api/admin/users/{user}/enable", tag = "admin",
-    params(("user" = String, Path, description = "the username")),
-    responses((status = 200, body = EnabledResponse), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("user" = String, Path, pattern = "^[a-z0-9_.-]{1,64}$", description = "The account to enable.")),
+    responses((status = 200, description = "Enabled: the user may log in again (ended sessions stay ended).", body = EnabledResponse),
+        (status = 403, body = ErrorBody, description = "`forbidden`: administrators only."),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such user.")))]
 pub async fn enable_user(
     State(state): State<CommandState>,
     caller: Caller,
