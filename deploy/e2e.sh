@@ -35,7 +35,7 @@ bin="${CARGO_TARGET_DIR:-target}/debug"
 "$bin/hs-admin" seed-demo >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 mkdir -p test-output
-PORT=$port WEB_DIR="$root/web" RUST_LOG=warn "$bin/gateway" >test-output/e2e-gateway.log 2>&1 &
+PORT=$port METRICS_ADDR=off WEB_DIR="$root/web" RUST_LOG=warn "$bin/gateway" >test-output/e2e-gateway.log 2>&1 &
 gateway_pid=$!
 for _ in $(seq 1 100); do
   if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi

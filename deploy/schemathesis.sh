@@ -50,7 +50,7 @@ trap cleanup EXIT
 "$bin/hs-admin" migrate >/dev/null
 "$bin/hs-admin" seed-demo >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-HOST=127.0.0.1 PORT=$port WEB_DIR="$root/web" RUST_LOG=warn \
+HOST=127.0.0.1 PORT=$port METRICS_ADDR=off WEB_DIR="$root/web" RUST_LOG=warn \
   RATE_LIMIT_IP_PER_SECOND=1000000 RATE_LIMIT_IP_BURST=1000000 \
   RATE_LIMIT_USER_PER_SECOND=1000000 RATE_LIMIT_USER_BURST=1000000 \
   CONSISTENCY_WAIT_MS=200 \

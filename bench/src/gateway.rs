@@ -59,6 +59,7 @@ impl GatewayProcess {
             .env("PORT", port.to_string())
             .env("RUST_LOG", &config.rust_log)
             .env("NO_COLOR", "1")
+            .env("METRICS_ADDR", "off")
             .env("RATE_LIMIT_USER_PER_SECOND", NO_LIMIT)
             .env("RATE_LIMIT_USER_BURST", NO_LIMIT)
             .env("RATE_LIMIT_IP_PER_SECOND", NO_LIMIT)

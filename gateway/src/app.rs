@@ -35,12 +35,23 @@ pub enum Backend {
     Split(Upstreams),
 }
 
-/// The longest a request may take before it answers 503 `unavailable`.
+/// The longest a request may take before it answers 503 `unavailable` (`REQUEST_TIMEOUT_SECS`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Everything the gateway serves on its public port: the APIs, health, readiness, the OpenAPI
 /// document and the SPA. Metrics are served apart ([`metrics_router`]).
 pub fn router(backend: Backend, pool: PgPool, web_dir: &Path, body_limit: usize) -> Router {
+    router_with_timeout(backend, pool, web_dir, body_limit, REQUEST_TIMEOUT)
+}
+
+/// [`router`], with requests answering 503 after `request_timeout`.
+pub fn router_with_timeout(
+    backend: Backend,
+    pool: PgPool,
+    web_dir: &Path,
+    body_limit: usize,
+    request_timeout: Duration,
+) -> Router {
     crate::metrics::prometheus();
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
@@ -61,14 +72,21 @@ pub fn router(backend: Backend, pool: PgPool, web_dir: &Path, body_limit: usize)
     let app = api
         .merge(ops)
         .merge(spa)
-        .layer(axum::middleware::from_fn(time_limit));
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            time_limit,
+        ));
     with_security_headers(http_edge::common_layers(app, body_limit))
 }
 
-/// A request that runs past [`REQUEST_TIMEOUT`] answers 503 in the error envelope, inside the
-/// layers that add request ids and security headers.
-async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+/// A request that runs past `limit` answers 503 in the error envelope, inside the layers that
+/// add request ids and security headers.
+async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!("request timed out");
@@ -148,11 +166,12 @@ impl Application {
                 Backend::Local(commands, queries)
             }
         };
-        let router = router(
+        let router = router_with_timeout(
             backend,
             pool.clone(),
             &settings.web_dir,
             settings.edge.body_limit_bytes,
+            settings.request_timeout,
         );
         let listener = TcpListener::bind(settings.addr).await?;
         let metrics = match settings.metrics_addr {

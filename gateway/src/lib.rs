@@ -16,7 +16,7 @@ mod serve;
 mod settings;
 pub mod spa;
 
-pub use app::{metrics_router, router, Application, Backend, REQUEST_TIMEOUT};
+pub use app::{metrics_router, router, router_with_timeout, Application, Backend, REQUEST_TIMEOUT};
 pub use metrics::{projection_progress, prometheus, ProjectionProgress};
 pub use ops::{migrations_applied, readiness, Readiness, DEFAULT_MAX_LAG_EVENTS};
 pub use proxy::{BadUpstream, Upstreams};

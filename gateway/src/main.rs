@@ -16,6 +16,9 @@ async fn main() -> anyhow::Result<()> {
     let settings = GatewaySettings::from_env()?;
     tracing::info!(addr = %settings.addr, database = ?settings.database_url, "starting gateway");
     let app = Application::build(settings).await?;
+    if let Some(port) = app.metrics_port() {
+        tracing::info!(port, "metrics listening");
+    }
     tracing::info!(port = app.port(), "gateway listening");
     app.run_until_stopped(http_edge::shutdown_signal()).await?;
     tracing::info!("gateway stopped");

@@ -28,6 +28,8 @@ pub struct GatewaySettings {
     pub metrics_addr: Option<SocketAddr>,
     /// `HEADER_READ_TIMEOUT_SECS` (default 10) and `MAX_CONNECTIONS` (default 4096).
     pub limits: ConnectionLimits,
+    /// `REQUEST_TIMEOUT_SECS` (default 60): a request still running then answers 503.
+    pub request_timeout: Duration,
     pub edge: EdgeSettings,
 }
 
@@ -67,6 +69,9 @@ impl GatewaySettings {
                 ),
                 max_connections: parse_setting(&env, "MAX_CONNECTIONS", 4096usize)?.max(1),
             },
+            request_timeout: Duration::from_secs(
+                parse_setting(&env, "REQUEST_TIMEOUT_SECS", 60u64)?.max(1),
+            ),
             edge: EdgeSettings::from_env()?,
         })
     }
