@@ -9,3 +9,4 @@ mod idempotency;
 mod messages;
 mod receipts;
 mod sessions;
+mod text_input;
