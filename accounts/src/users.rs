@@ -85,8 +85,7 @@ pub async fn create_user(pool: &PgPool, new: NewUser) -> Result<User, UserError>
             "username must be 1 to 64 characters of a-z, 0-9, _ . -".into(),
         ));
     }
-    check_password(&new.password)
-        .map_err(|e| UserError::InvalidInput(format!("password {e}")))?;
+    check_password(&new.password).map_err(|e| UserError::InvalidInput(format!("password {e}")))?;
     let display_name = optional_line(new.display_name, MAX_DISPLAY_NAME_CHARS)
         .map_err(|e| UserError::InvalidInput(format!("display_name {e}")))?
         .unwrap_or_else(|| new.username.clone());

@@ -134,14 +134,14 @@ impl AccessLogger {
         self.buffered.load(Ordering::Acquire)
     }
 
-    fn try_buffer(&self, entry: AccessEntry) -> Result<(), AccessEntry> {
+    fn try_buffer(&self, entry: AccessEntry) -> Result<(), Box<AccessEntry>> {
         let reserved = self
             .buffered
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < self.capacity).then_some(n + 1)
             });
         let Ok(before) = reserved else {
-            return Err(entry);
+            return Err(Box::new(entry));
         };
         match self.sender.send(entry) {
             Ok(()) => {
@@ -150,7 +150,7 @@ impl AccessLogger {
             }
             Err(mpsc::error::SendError(entry)) => {
                 release(&self.buffered, 1);
-                Err(entry)
+                Err(Box::new(entry))
             }
         }
     }

@@ -134,7 +134,10 @@ async fn entries_refused_by_a_read_only_database_are_written_in_order_once_it_is
         assert!(Instant::now() < deadline, "not written after the outage");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(actors(&pool).await?, ["reader0", "reader1", "reader2", "reader3"]);
+    assert_eq!(
+        actors(&pool).await?,
+        ["reader0", "reader1", "reader2", "reader3"]
+    );
     assert_eq!(logger.buffered(), 0);
     logger.record(entry(5), OnFailure::Refuse)?;
     drop(logger);

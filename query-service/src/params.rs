@@ -91,7 +91,14 @@ mod tests {
         assert!(params(None, Some("budget")).search_text().is_ok());
         assert!(params(None, Some(&"é".repeat(200))).search_text().is_ok());
         let long = "x".repeat(201);
-        for bad in [None, Some(""), Some("   "), Some("\u{200B}"), Some("a\0"), Some(&*long)] {
+        for bad in [
+            None,
+            Some(""),
+            Some("   "),
+            Some("\u{200B}"),
+            Some("a\0"),
+            Some(&*long),
+        ] {
             assert!(params(None, bad).search_text().is_err());
         }
         assert_eq!(split_page(vec![1, 2, 3], 2), (vec![1, 2], true));

@@ -106,14 +106,10 @@ impl QueryState {
             None => CursorKey::random(),
         };
         let progress = ProgressTracker::start(config, in_process);
-        Ok(Self::new(
-            edge,
-            reads,
-            progress,
-            cursors,
-            settings.consistency_wait,
+        Ok(
+            Self::new(edge, reads, progress, cursors, settings.consistency_wait)
+                .with_access_log_on_failure(settings.access_log_on_failure),
         )
-        .with_access_log_on_failure(settings.access_log_on_failure))
     }
 
     /// A read connection (503 when none is free in time).
