@@ -186,6 +186,11 @@ pub fn clean_subject(subject: Option<String>) -> Result<Option<String>, MessageE
     optional_line(subject, MAX_SUBJECT_CHARS).map_err(|_| MessageError::SubjectTooLong)
 }
 
+/// Whether `subject` as given passes [`clean_subject`].
+pub fn check_subject(subject: Option<&str>) -> Result<(), MessageError> {
+    clean_subject(subject.map(str::to_owned)).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
