@@ -204,7 +204,7 @@ async fn write_until_done(pool: &PgPool, batch: &[AccessEntry]) {
                 metrics::counter!("access_log_write_failures_total").increment(1);
                 if failures == 1 {
                     tracing::error!(error = %err, entries = batch.len(),
-                        "access log write failed; retrying until written, reads wait on the buffer");
+                        "access log write failed; the batch is kept and retried until written");
                 } else {
                     tracing::warn!(error = %err, failures, entries = batch.len(),
                         "access log write failed again");
