@@ -1,7 +1,9 @@
 //! Statements on `users` and `patient_approvals`.
 
 use chrono::{DateTime, Utc};
-use events::limits::is_valid_username;
+use events::limits::{
+    check_password, is_valid_username, optional_line, MAX_DISPLAY_NAME_CHARS, MAX_PASSWORD_CHARS,
+};
 use events::Role;
 use sqlx::PgPool;
 
@@ -72,34 +74,19 @@ pub enum UserError {
     Database(#[from] sqlx::Error),
 }
 
-/// Longest password accepted (argon2 handles more, but nobody needs it and it bounds CPU).
-const MAX_PASSWORD_CHARS: usize = 256;
-const MIN_PASSWORD_CHARS: usize = 8;
-const MAX_DISPLAY_NAME_CHARS: usize = 128;
-
-/// Creates a user; [`UserError::AlreadyExists`] when the name is taken.
+/// Creates a user; [`UserError::AlreadyExists`] when the name is taken. The password and the
+/// display name follow the text rules of `events::limits` (no control characters; a display
+/// name without a visible character is the username).
 pub async fn create_user(pool: &PgPool, new: NewUser) -> Result<User, UserError> {
     if !is_valid_username(&new.username) {
         return Err(UserError::InvalidInput(
             "username must be 1 to 64 characters of a-z, 0-9, _ . -".into(),
         ));
     }
-    let password_chars = new.password.chars().count();
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password_chars) {
-        return Err(UserError::InvalidInput(format!(
-            "password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
-        )));
-    }
-    let display_name = new
-        .display_name
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty())
+    check_password(&new.password).map_err(|e| UserError::InvalidInput(format!("password {e}")))?;
+    let display_name = optional_line(new.display_name, MAX_DISPLAY_NAME_CHARS)
+        .map_err(|e| UserError::InvalidInput(format!("display_name {e}")))?
         .unwrap_or_else(|| new.username.clone());
-    if display_name.chars().count() > MAX_DISPLAY_NAME_CHARS {
-        return Err(UserError::InvalidInput(format!(
-            "display_name must be at most {MAX_DISPLAY_NAME_CHARS} characters"
-        )));
-    }
     let hash = PasswordWorkers::global().hash(new.password).await?;
     let row: Option<(DateTime<Utc>,)> = sqlx::query_as(
         "INSERT INTO users (username, display_name, role, password_hash)
@@ -140,6 +127,10 @@ fn user_from_row((username, display_name, role, created_at): UserRow) -> Result<
 
 /// The user of that name, if any.
 pub async fn find_user(pool: &PgPool, username: &str) -> Result<Option<User>, UserError> {
+    // A name outside the username alphabet names nobody (and a NUL would fail the statement).
+    if !is_valid_username(username) {
+        return Ok(None);
+    }
     let row: Option<UserRow> = sqlx::query_as(
         "SELECT username, display_name, role, created_at FROM users WHERE username = $1",
     )

@@ -1,22 +1,33 @@
-//! The access log: who read what, recorded off the request path.
+//! The access log: who read what, recorded off the request path, never lost in silence.
 //!
-//! Handlers call [`AccessLogger::record`], which never waits: entries go into a bounded channel
-//! and a background task writes them in batches (at least every [`FLUSH_EVERY`], so an entry is
-//! durable within a second). When the buffer is full (the database is down for long), new
-//! entries are dropped and counted (`access_log_dropped_total`) rather than slowing reads.
-//! Loss window on a crash: the entries still in the buffer, at most the last `FLUSH_EVERY` plus
-//! one insert's time. On shutdown, dropping every logger flushes what is buffered.
+//! A handler calls [`AccessLogger::record`] before its answer leaves. It never waits on the
+//! database: it takes one of the buffer's places and queues the entry, and a background task
+//! writes the queue in batches (at least every [`FLUSH_EVERY`]). A batch that fails is retried
+//! (backing off up to [`RETRY_AT_MOST`]) until it is written, in order, and keeps its places
+//! until then; so while the database refuses writes the buffer fills, and once it is full
+//! `record` says so ([`Unrecorded`]). What happens then is [`OnFailure`]: the read is refused
+//! (`503`, the default) or served unrecorded, counted (`access_log_records_dropped_total`) and
+//! logged at error level. `access_log_records_buffered` shows how full the buffer is.
+//!
+//! Loss window on a crash: the buffered entries (at most the buffer's capacity while the
+//! database is down, else about one `FLUSH_EVERY`). On shutdown, dropping every logger lets the
+//! writer write what is buffered; its owner waits a bounded time for it.
 
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 /// How often buffered entries are written.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// The longest wait between two attempts to write a failed batch.
+pub const RETRY_AT_MOST: Duration = Duration::from_secs(2);
 /// Entries written per statement at most.
 const MAX_BATCH: usize = 500;
 /// Entries buffered at most.
@@ -42,40 +53,125 @@ pub struct AccessEntry {
     pub user_agent: Option<String>,
 }
 
-/// Sends entries to the background writer.
-#[derive(Debug, Clone)]
-pub struct AccessLogger {
-    sender: mpsc::Sender<AccessEntry>,
+/// What a read does when its entry cannot be buffered (`ACCESS_LOG_ON_FAILURE`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnFailure {
+    /// The read is refused (503 `unavailable`): no read goes unrecorded.
+    #[default]
+    Refuse,
+    /// The read is served unrecorded; the entry is counted and logged at error level.
+    Serve,
 }
 
-impl AccessLogger {
-    /// Starts the writer on `pool`; the task ends (after a last flush) when every logger is
-    /// dropped.
-    pub fn spawn(pool: PgPool, capacity: usize) -> (Self, JoinHandle<()>) {
-        let (sender, receiver) = mpsc::channel(capacity.max(1));
-        let task = tokio::spawn(write_loop(pool, receiver));
-        (Self { sender }, task)
-    }
+impl FromStr for OnFailure {
+    type Err = String;
 
-    /// Records an entry without waiting; drops it (and counts it) when the buffer is full.
-    pub fn record(&self, entry: AccessEntry) {
-        if self.sender.try_send(entry).is_err() {
-            metrics_dropped();
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "refuse" => Ok(OnFailure::Refuse),
+            "serve" => Ok(OnFailure::Serve),
+            other => Err(format!("`{other}` is neither `refuse` nor `serve`")),
         }
     }
 }
 
-fn metrics_dropped() {
-    metrics::counter!("access_log_dropped_total").increment(1);
-    tracing::warn!("access log buffer full, entry dropped");
+/// The entry could not be buffered (the buffer is full, or the writer has ended): under
+/// [`OnFailure::Refuse`] the read must not be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the access log cannot record this read now")]
+pub struct Unrecorded;
+
+/// Sends entries to the background writer.
+#[derive(Debug, Clone)]
+pub struct AccessLogger {
+    sender: mpsc::UnboundedSender<AccessEntry>,
+    /// Entries queued or being written; never more than `capacity`.
+    buffered: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
-async fn write_loop(pool: PgPool, mut receiver: mpsc::Receiver<AccessEntry>) {
-    let mut batch: Vec<AccessEntry> = Vec::with_capacity(MAX_BATCH);
-    loop {
-        let Some(first) = receiver.recv().await else {
-            break;
+impl AccessLogger {
+    /// Starts the writer on `pool` with room for `capacity` entries; the task ends (after
+    /// writing what is buffered) when every logger is dropped.
+    pub fn spawn(pool: PgPool, capacity: usize) -> (Self, JoinHandle<()>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let buffered = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(write_loop(pool, receiver, buffered.clone()));
+        let logger = Self {
+            sender,
+            buffered,
+            capacity: capacity.max(1),
         };
+        (logger, task)
+    }
+
+    /// Buffers `entry` without waiting. When it cannot be buffered: [`Unrecorded`] under
+    /// [`OnFailure::Refuse`]; under [`OnFailure::Serve`] the entry is dropped, counted and
+    /// logged, and the read may go on.
+    pub fn record(&self, entry: AccessEntry, on_failure: OnFailure) -> Result<(), Unrecorded> {
+        match self.try_buffer(entry) {
+            Ok(()) => Ok(()),
+            Err(entry) => match on_failure {
+                OnFailure::Refuse => {
+                    metrics::counter!("access_log_reads_refused_total").increment(1);
+                    tracing::warn!(actor = %entry.actor, action = entry.action,
+                        "access log buffer full, read refused");
+                    Err(Unrecorded)
+                }
+                OnFailure::Serve => {
+                    metrics::counter!("access_log_records_dropped_total").increment(1);
+                    tracing::error!(actor = %entry.actor, action = entry.action,
+                        request_id = entry.request_id.as_deref().unwrap_or_default(),
+                        "access log buffer full, read served WITHOUT its access record");
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// Entries buffered now (queued or being written).
+    pub fn buffered(&self) -> usize {
+        self.buffered.load(Ordering::Acquire)
+    }
+
+    fn try_buffer(&self, entry: AccessEntry) -> Result<(), Box<AccessEntry>> {
+        let reserved = self
+            .buffered
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.capacity).then_some(n + 1)
+            });
+        let Ok(before) = reserved else {
+            return Err(Box::new(entry));
+        };
+        match self.sender.send(entry) {
+            Ok(()) => {
+                show_buffered(before + 1);
+                Ok(())
+            }
+            Err(mpsc::error::SendError(entry)) => {
+                release(&self.buffered, 1);
+                Err(Box::new(entry))
+            }
+        }
+    }
+}
+
+fn show_buffered(n: usize) {
+    metrics::gauge!("access_log_records_buffered").set(n as f64);
+}
+
+fn release(buffered: &AtomicUsize, n: usize) {
+    let before = buffered.fetch_sub(n, Ordering::AcqRel);
+    show_buffered(before.saturating_sub(n));
+}
+
+async fn write_loop(
+    pool: PgPool,
+    mut receiver: mpsc::UnboundedReceiver<AccessEntry>,
+    buffered: Arc<AtomicUsize>,
+) {
+    let mut batch: Vec<AccessEntry> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = receiver.recv().await {
         batch.push(first);
         let deadline = tokio::time::Instant::now() + FLUSH_EVERY;
         while batch.len() < MAX_BATCH {
@@ -84,31 +180,59 @@ async fn write_loop(pool: PgPool, mut receiver: mpsc::Receiver<AccessEntry>) {
                 Ok(None) | Err(_) => break,
             }
         }
-        write_with_retry(&pool, &mut batch).await;
+        write_until_done(&pool, &batch).await;
+        release(&buffered, batch.len());
+        batch.clear();
     }
-    write_with_retry(&pool, &mut batch).await;
 }
 
-async fn write_with_retry(pool: &PgPool, batch: &mut Vec<AccessEntry>) {
+/// Writes `batch`, retrying until the database takes it: an access record is never dropped
+/// here (the buffer filling up is what stops reads meanwhile).
+async fn write_until_done(pool: &PgPool, batch: &[AccessEntry]) {
     let mut wait = Duration::from_millis(100);
-    while !batch.is_empty() {
-        match insert(pool, batch).await {
-            Ok(()) => batch.clear(),
-            Err(err) if wait <= Duration::from_secs(5) => {
-                tracing::warn!(error = %err, entries = batch.len(), "access log write failed, retrying");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
+    let mut failures = 0_u32;
+    loop {
+        match write_once(pool, batch).await {
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::warn!(failures, entries = batch.len(), "access log written again");
+                }
+                return;
             }
             Err(err) => {
-                tracing::error!(error = %err, entries = batch.len(), "access log entries lost");
-                batch.clear();
+                failures += 1;
+                metrics::counter!("access_log_write_failures_total").increment(1);
+                if failures == 1 {
+                    tracing::error!(error = %err, entries = batch.len(),
+                        "access log write failed; the batch is kept and retried until written");
+                } else {
+                    tracing::warn!(error = %err, failures, entries = batch.len(),
+                        "access log write failed again");
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_AT_MOST);
             }
         }
     }
 }
 
+/// One attempt on a connection of its own: a connection that failed a write may be poisoned
+/// (read-only after a switch-over, a broken pipe), so it is closed rather than given back and
+/// the next attempt opens a fresh one.
+async fn write_once(pool: &PgPool, batch: &[AccessEntry]) -> Result<(), sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    let written = insert(&mut *connection, batch).await;
+    if written.is_err() {
+        connection.close_on_drop();
+    }
+    written
+}
+
 /// Writes entries in one statement.
-pub async fn insert(pool: &PgPool, entries: &[AccessEntry]) -> Result<(), sqlx::Error> {
+pub async fn insert<'e>(
+    executor: impl PgExecutor<'e>,
+    entries: &[AccessEntry],
+) -> Result<(), sqlx::Error> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -129,6 +253,19 @@ pub async fn insert(pool: &PgPool, entries: &[AccessEntry]) -> Result<(), sqlx::
             .push_bind(&e.client_ip)
             .push_bind(&e.user_agent);
     });
-    query.build().execute(pool).await?;
+    query.build().execute(executor).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OnFailure;
+
+    #[test]
+    fn the_failure_setting_reads_refuse_or_serve_and_defaults_to_refuse() {
+        assert_eq!("refuse".parse(), Ok(OnFailure::Refuse));
+        assert_eq!("serve".parse(), Ok(OnFailure::Serve));
+        assert!("drop".parse::<OnFailure>().is_err());
+        assert_eq!(OnFailure::default(), OnFailure::Refuse);
+    }
 }

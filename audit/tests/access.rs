@@ -1,11 +1,13 @@
 //! The access logger against a real database: entries are written in batches within a second
-//! without the caller waiting, a full buffer drops entries instead of blocking, a last flush
-//! happens when the loggers are dropped, and the table refuses changes.
+//! without the caller waiting, a full buffer refuses (or, when told to serve, drops and
+//! counts) instead of blocking, a batch the database refuses is retried until written in
+//! order, a last flush happens when the loggers are dropped, and the table refuses changes.
 
 use std::time::{Duration, Instant};
 
-use audit::access::{AccessEntry, AccessLogger, DEFAULT_CAPACITY};
+use audit::access::{AccessEntry, AccessLogger, OnFailure, Unrecorded, DEFAULT_CAPACITY};
 use chrono::Utc;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 type Result<T> = anyhow::Result<T>;
@@ -37,7 +39,7 @@ async fn recorded_entries_are_durable_within_a_second(pool: PgPool) -> Result<()
     let (logger, writer) = AccessLogger::spawn(pool.clone(), DEFAULT_CAPACITY);
     let started = Instant::now();
     for n in 0..3 {
-        logger.record(entry(n));
+        logger.record(entry(n), OnFailure::Refuse)?;
     }
     assert!(
         started.elapsed() < Duration::from_millis(50),
@@ -65,18 +67,82 @@ async fn recorded_entries_are_durable_within_a_second(pool: PgPool) -> Result<()
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
-async fn a_full_buffer_drops_entries_and_dropping_the_loggers_flushes_the_rest(
+async fn a_full_buffer_refuses_or_drops_as_told_and_dropping_the_loggers_flushes_the_rest(
     pool: PgPool,
 ) -> Result<()> {
     // The test runtime has one thread: the writer cannot run until this test yields, so the
     // buffer of two fills up.
     let (logger, writer) = AccessLogger::spawn(pool.clone(), 2);
-    for n in 0..5 {
-        logger.record(entry(n));
-    }
+    let refused: Vec<_> = (0..4)
+        .map(|n| logger.record(entry(n), OnFailure::Refuse))
+        .collect();
+    assert_eq!(refused, [Ok(()), Ok(()), Err(Unrecorded), Err(Unrecorded)]);
+    assert_eq!(logger.record(entry(4), OnFailure::Serve), Ok(()));
+    assert_eq!(logger.buffered(), 2);
     drop(logger);
     tokio::time::timeout(Duration::from_secs(5), writer).await??;
-    assert_eq!(rows(&pool).await?, 2);
+    let actors: Vec<String> = sqlx::query_scalar("SELECT actor FROM access_log ORDER BY id")
+        .fetch_all(&pool)
+        .await?;
+    assert_eq!(actors, ["reader0", "reader1"]);
+    Ok(())
+}
+
+async fn actors(pool: &PgPool) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT actor FROM access_log ORDER BY id")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn entries_refused_by_a_read_only_database_are_written_in_order_once_it_is_writable(
+    pool: PgPool,
+) -> Result<()> {
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await?;
+    let switch = |setting: &str| format!("ALTER DATABASE \"{database}\" {setting}");
+    // Opened before the switch, so it can switch back.
+    let mut operator = pool.acquire().await?;
+    sqlx::query(&switch("SET default_transaction_read_only = on"))
+        .execute(&mut *operator)
+        .await?;
+    // The writer's connections are opened after the switch, as after a fail-over.
+    let writes = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let (logger, writer) = AccessLogger::spawn(writes, 4);
+    for n in 0..4 {
+        logger.record(entry(n), OnFailure::Refuse)?;
+    }
+    // Longer than the old logger kept retrying before it dropped a batch (about 6 s).
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(rows(&pool).await?, 0);
+    assert_eq!(logger.buffered(), 4);
+    assert_eq!(
+        logger.record(entry(4), OnFailure::Refuse),
+        Err(Unrecorded),
+        "a full buffer refuses"
+    );
+    sqlx::query(&switch("RESET default_transaction_read_only"))
+        .execute(&mut *operator)
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rows(&pool).await? < 4 {
+        assert!(Instant::now() < deadline, "not written after the outage");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        actors(&pool).await?,
+        ["reader0", "reader1", "reader2", "reader3"]
+    );
+    assert_eq!(logger.buffered(), 0);
+    logger.record(entry(5), OnFailure::Refuse)?;
+    drop(logger);
+    tokio::time::timeout(Duration::from_secs(5), writer).await??;
+    assert_eq!(rows(&pool).await?, 5);
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use crate::commands::{MessageCommand, ParentMessage, ReplyToMessage, SendMessage
 use crate::directory::{Directory, MessagingServices, Role, UserInfo};
 use crate::error::MessageError;
 use crate::event::{Channel, MessageEvent};
-use crate::limits::{check_content, check_subject, check_username, normalize_subject};
+use crate::limits::{check_content, check_username, clean_subject};
 use crate::policy::{check_policy, reply_subject};
 use crate::AGGREGATE_TYPE;
 
@@ -171,8 +171,7 @@ impl Message {
             return Err(MessageError::AlreadySent(cmd.message_id));
         }
         check_username(&cmd.recipient)?;
-        let subject = normalize_subject(cmd.subject);
-        check_subject(subject.as_deref())?;
+        let subject = clean_subject(cmd.subject)?;
         check_content(&cmd.content)?;
         if cmd.sender == cmd.recipient {
             return Err(MessageError::SelfMessage);
@@ -204,8 +203,7 @@ impl Message {
         if self.state.is_some() {
             return Err(MessageError::AlreadySent(cmd.message_id));
         }
-        let subject = normalize_subject(cmd.subject);
-        check_subject(subject.as_deref())?;
+        let subject = clean_subject(cmd.subject)?;
         check_content(&cmd.content)?;
         let parent = cmd
             .parent

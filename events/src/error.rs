@@ -25,9 +25,9 @@ pub const POLICY_REFUSAL: &str = "you may not send a message to this user";
 /// Why a command was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
-    #[error("content must be 1 to 10000 characters and not blank")]
+    #[error("content must be 1 to 10000 characters with a visible one, without control characters other than line breaks and tabs, nor bidi overrides")]
     InvalidContent,
-    #[error("subject must be at most 255 characters")]
+    #[error("subject must be one line of at most 255 characters, without control or bidi-override characters")]
     SubjectTooLong,
     #[error("`{0}` is not a valid username (1 to 64 characters of a-z, 0-9, _ . -)")]
     InvalidUsername(String),

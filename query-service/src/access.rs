@@ -1,10 +1,11 @@
-//! The access log of the query side: after a read is answered, one entry saying who read which
-//! messages (never what they contain, never a search's text), handed to the
-//! [`audit::access::AccessLogger`] without waiting.
+//! The access log of the query side: before a read's answer leaves, one entry saying who read
+//! which messages (never what they contain, never a search's text), handed to the
+//! [`audit::access::AccessLogger`] without waiting on the database. A read whose entry cannot
+//! even be buffered is not answered (503) unless `ACCESS_LOG_ON_FAILURE=serve`.
 
 use audit::access::AccessEntry;
 use chrono::Utc;
-use http_edge::Caller;
+use http_edge::{ApiError, Caller};
 use uuid::Uuid;
 
 use crate::state::QueryState;
@@ -43,13 +44,14 @@ fn clamp(n: usize) -> i32 {
 }
 
 impl QueryState {
-    /// Records `read` by `caller` when an access logger is configured. Never waits: a full
-    /// buffer drops the entry (counted as `access_log_dropped_total`).
-    pub(crate) fn record_read(&self, caller: &Caller, read: Read) {
-        let Some(logger) = self.access_log() else {
-            return;
+    /// Records `read` by `caller` when an access logger is configured. Never waits on the
+    /// database; when the entry cannot be buffered, 503 `unavailable` (under
+    /// `ACCESS_LOG_ON_FAILURE=refuse`) so that no read is answered unrecorded.
+    pub(crate) fn record_read(&self, caller: &Caller, read: Read) -> Result<(), ApiError> {
+        let Some((logger, on_failure)) = self.access_log() else {
+            return Ok(());
         };
-        logger.record(AccessEntry {
+        let entry = AccessEntry {
             occurred_at: Utc::now(),
             actor: caller.username.clone(),
             role: caller.role.as_str().to_owned(),
@@ -61,6 +63,9 @@ impl QueryState {
             request_id: Some(caller.client.request_id.clone()),
             client_ip: Some(caller.client.ip.to_string()),
             user_agent: caller.client.user_agent.clone(),
-        });
+        };
+        logger
+            .record(entry, on_failure)
+            .map_err(|_| ApiError::Unavailable)
     }
 }

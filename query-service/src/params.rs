@@ -2,14 +2,13 @@
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
+use events::limits::{check_text, TextKind, MAX_SEARCH_CHARS};
 use http_edge::ApiError;
 use serde::Deserialize;
 
 /// Default and largest page size of `API.md`.
 pub(crate) const DEFAULT_LIMIT: i64 = 20;
 pub(crate) const MAX_LIMIT: i64 = 100;
-/// Longest search text, in characters.
-pub(crate) const MAX_QUERY_CHARS: usize = 200;
 
 /// The raw query string of a list endpoint.
 #[derive(Debug, Default, Deserialize)]
@@ -47,14 +46,12 @@ impl ListParams {
         self.cursor.as_deref()
     }
 
-    /// `q`: 1 to 200 characters, not blank.
+    /// `q`: one line of 1 to 200 characters with a visible one (the text rules of
+    /// `events::limits`).
     pub fn search_text(&self) -> Result<&str, ApiError> {
         let q = self.q.as_deref().unwrap_or_default();
-        if q.trim().is_empty() || q.chars().count() > MAX_QUERY_CHARS {
-            return Err(ApiError::InvalidInput(
-                "q must be 1 to 200 characters".into(),
-            ));
-        }
+        check_text(q, TextKind::Line, MAX_SEARCH_CHARS)
+            .map_err(|e| ApiError::InvalidInput(format!("q {e}")))?;
         Ok(q)
     }
 }
@@ -93,7 +90,15 @@ mod tests {
         }
         assert!(params(None, Some("budget")).search_text().is_ok());
         assert!(params(None, Some(&"é".repeat(200))).search_text().is_ok());
-        for bad in [None, Some(""), Some("   "), Some(&*"x".repeat(201))] {
+        let long = "x".repeat(201);
+        for bad in [
+            None,
+            Some(""),
+            Some("   "),
+            Some("\u{200B}"),
+            Some("a\0"),
+            Some(&*long),
+        ] {
             assert!(params(None, bad).search_text().is_err());
         }
         assert_eq!(split_page(vec![1, 2, 3], 2), (vec![1, 2], true));

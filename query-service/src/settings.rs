@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use audit::access::OnFailure;
 use http_edge::{parse_setting as parse, DatabaseUrl, EdgeSettings, SettingsError};
 
 /// What the query service needs to run.
@@ -23,6 +24,10 @@ pub struct QuerySettings {
     /// `CURSOR_SECRET` (optional): the key that signs page cursors. Without it a random key is
     /// made at start (cursors then do not survive a restart nor cross instances).
     pub cursor_secret: Option<String>,
+    /// `ACCESS_LOG_ON_FAILURE` (`refuse`, the default, or `serve`): whether a read whose
+    /// access record cannot be buffered (the database refuses writes and the buffer is full)
+    /// answers 503 or is served unrecorded (counted and logged at error level).
+    pub access_log_on_failure: OnFailure,
     /// Sessions, cookies, proxies, body limit, rate limits.
     pub edge: EdgeSettings,
 }
@@ -39,6 +44,7 @@ impl fmt::Debug for QuerySettings {
                 "cursor_secret",
                 &self.cursor_secret.as_ref().map(|_| "[redacted]"),
             )
+            .field("access_log_on_failure", &self.access_log_on_failure)
             .field("edge", &self.edge)
             .finish()
     }
@@ -67,6 +73,7 @@ impl QuerySettings {
             read_pool_size: read_pool_size.max(1),
             consistency_wait: Duration::from_millis(wait_ms),
             cursor_secret: lookup("CURSOR_SECRET").filter(|s| !s.is_empty()),
+            access_log_on_failure: parse(&lookup, "ACCESS_LOG_ON_FAILURE", OnFailure::Refuse)?,
             edge: EdgeSettings::from_lookup(&lookup)?,
         })
     }
@@ -84,12 +91,25 @@ mod tests {
             _ => None,
         })?;
         assert_eq!(settings.consistency_wait, Duration::from_millis(5000));
+        assert_eq!(settings.access_log_on_failure, OnFailure::Refuse);
         let shown = format!("{settings:?}");
         assert!(
             !shown.contains(":secret@") && !shown.contains("hush"),
             "{shown}"
         );
         assert!(QuerySettings::from_lookup(|_| None).is_err());
+        let serve = QuerySettings::from_lookup(|k| match k {
+            "DATABASE_URL" => Some("postgres://h/db".into()),
+            "ACCESS_LOG_ON_FAILURE" => Some("serve".into()),
+            _ => None,
+        })?;
+        assert_eq!(serve.access_log_on_failure, OnFailure::Serve);
+        let wrong = QuerySettings::from_lookup(|k| match k {
+            "DATABASE_URL" => Some("postgres://h/db".into()),
+            "ACCESS_LOG_ON_FAILURE" => Some("drop".into()),
+            _ => None,
+        });
+        assert!(wrong.is_err());
         Ok(())
     }
 }

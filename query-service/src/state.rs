@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use audit::access::AccessLogger;
+use audit::access::{AccessLogger, OnFailure};
 use axum::extract::FromRef;
 use axum::http::HeaderMap;
 use deadpool_postgres::{Object, Pool};
@@ -26,6 +26,8 @@ pub struct QueryState {
     inner: Arc<Inner>,
     /// Records who read what (see [`QueryState::with_access_log`]); `None` records nothing.
     access: Option<AccessLogger>,
+    /// What a read does when its access record cannot be buffered.
+    on_failure: OnFailure,
 }
 
 struct Inner {
@@ -59,19 +61,34 @@ impl QueryState {
                 consistency_wait,
             }),
             access: None,
+            on_failure: OnFailure::Refuse,
         }
     }
 
-    /// The same state, recording every answered read through `logger` (off the request path:
-    /// [`AccessLogger::record`] never waits). Without it nothing is recorded.
+    /// The same state, recording every answered read through `logger` before the answer
+    /// leaves ([`AccessLogger::record`] never waits on the database). Without it nothing is
+    /// recorded.
     pub fn with_access_log(mut self, logger: AccessLogger) -> Self {
         self.access = Some(logger);
         self
     }
 
-    /// The access logger, if reads are recorded.
-    pub(crate) fn access_log(&self) -> Option<&AccessLogger> {
-        self.access.as_ref()
+    /// The same state, doing `on_failure` when a read's access record cannot be buffered
+    /// (`ACCESS_LOG_ON_FAILURE`; [`QueryState::from_settings`] applies it).
+    pub fn with_access_log_on_failure(mut self, on_failure: OnFailure) -> Self {
+        if on_failure == OnFailure::Serve {
+            tracing::warn!(
+                "ACCESS_LOG_ON_FAILURE=serve: while the access log cannot be written, reads are \
+                 served without their access record (counted in access_log_records_dropped_total)"
+            );
+        }
+        self.on_failure = on_failure;
+        self
+    }
+
+    /// The access logger and what to do when it is full, if reads are recorded.
+    pub(crate) fn access_log(&self) -> Option<(&AccessLogger, OnFailure)> {
+        self.access.as_ref().map(|logger| (logger, self.on_failure))
     }
 
     /// A state from settings: the read pool and the progress listener on `DATABASE_URL`, and
@@ -89,13 +106,10 @@ impl QueryState {
             None => CursorKey::random(),
         };
         let progress = ProgressTracker::start(config, in_process);
-        Ok(Self::new(
-            edge,
-            reads,
-            progress,
-            cursors,
-            settings.consistency_wait,
-        ))
+        Ok(
+            Self::new(edge, reads, progress, cursors, settings.consistency_wait)
+                .with_access_log_on_failure(settings.access_log_on_failure),
+        )
     }
 
     /// A read connection (503 when none is free in time).

@@ -71,6 +71,59 @@ async fn search_matches_every_word_by_prefix_and_stem_best_match_first(pool: PgP
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn search_texts_with_control_characters_or_nothing_visible_are_invalid_input(
+    pool: PgPool,
+) -> Result<()> {
+    let world = World::new(pool.clone()).await?;
+    world
+        .send(
+            "alice",
+            "bob",
+            Some("Budget"),
+            "The budget \u{1F4B0} for March",
+        )
+        .await?;
+    catch_up_all(&pool).await?;
+    let app = router(&pool, None, WAIT)?;
+    let alice = login(&pool, "alice").await?;
+    let search = |q: &str| format!("/api/messages/search?q={}", encode(q));
+    let long = "b".repeat(201);
+    let refused = [
+        ("NUL", "budget\u{0}"),
+        ("NUL alone", "\u{0}"),
+        ("escape", "\u{1B}[31mbudget"),
+        ("tab", "budget\tmarch"),
+        ("line feed", "budget\nmarch"),
+        ("DEL", "budget\u{7F}"),
+        ("C1 control", "\u{9B}budget"),
+        ("right-to-left override", "\u{202E}tegdub"),
+        ("zero-width space", "\u{200B}"),
+        ("invisible characters", " \u{FEFF}\u{2060}\u{301} "),
+        ("empty", ""),
+        ("too long", long.as_str()),
+    ];
+    for (case, q) in refused {
+        let (status, body) = get(&app, &search(q), Some(&alice), None).await?;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_input")),
+            "{case}: {body}"
+        );
+    }
+    let (status, _) = get(&app, "/api/messages/search", Some(&alice), None).await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "q missing");
+    for q in ["budget", "\u{200B}budget", "budget \u{1F4B0}", "BUDGET March"] {
+        let body = ok(&app, &search(q), &alice).await?;
+        assert_eq!(
+            body["results"].as_array().map(Vec::len),
+            Some(1),
+            "{q:?}: {body}"
+        );
+    }
+    Ok(())
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
 async fn a_clinician_sees_approved_patients_and_other_roles_are_forbidden(
     pool: PgPool,
 ) -> Result<()> {

@@ -10,3 +10,4 @@ mod idempotency;
 mod messages;
 mod receipts;
 mod sessions;
+mod text_input;

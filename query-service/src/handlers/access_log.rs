@@ -157,7 +157,7 @@ pub async fn get_access_log(
             result_count: entries.len(),
             ..Read::of("access_log_viewed", filter.message_id.into_iter().collect())
         },
-    );
+    )?;
     Ok(ApiJson(AccessLogResponse {
         entries,
         next_cursor,

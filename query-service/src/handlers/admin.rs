@@ -108,7 +108,7 @@ pub async fn get_deleted_messages(
             "deleted_listed",
             messages.iter().map(|m| m.message_id).collect(),
         ),
-    );
+    )?;
     Ok(ApiJson(DeletedResponse {
         messages,
         next_cursor,

@@ -164,7 +164,7 @@ pub async fn get_audit_log(
             result_count: entries.len(),
             ..Read::of("audit_viewed", message_ids)
         },
-    );
+    )?;
     Ok(ApiJson(AuditLogResponse {
         entries,
         next_cursor,

@@ -73,6 +73,6 @@ pub async fn get_patients(
             result_count: patients.len(),
             ..Read::of("patients_listed", Vec::new())
         },
-    );
+    )?;
     Ok(ApiJson(PatientsResponse { patients }))
 }

@@ -132,7 +132,7 @@ pub async fn get_conversation(
                 messages.iter().map(|m| m.message_id).collect(),
             )
         },
-    );
+    )?;
     Ok(ApiJson(ConversationResponse {
         with,
         messages,

@@ -129,7 +129,7 @@ pub async fn get_inbox(
                 .map(|c| c.last_message.message_id)
                 .collect(),
         ),
-    );
+    )?;
     Ok(ApiJson(InboxResponse {
         conversations,
         total_unread: i64::from(total_unread),

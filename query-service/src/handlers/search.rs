@@ -126,7 +126,7 @@ pub async fn search_messages(
             query_length: Some(q.chars().count()),
             ..Read::of("search", results.iter().map(|r| r.message_id).collect())
         },
-    );
+    )?;
     Ok(ApiJson(SearchResponse {
         results,
         next_cursor,

@@ -112,7 +112,7 @@ pub async fn get_sent(
             "sent_listed",
             messages.iter().map(|m| m.message_id).collect(),
         ),
-    );
+    )?;
     Ok(ApiJson(SentResponse {
         messages,
         next_cursor,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use audit::access::{AccessLogger, DEFAULT_CAPACITY};
+use audit::access::{AccessLogger, OnFailure, DEFAULT_CAPACITY};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
@@ -55,8 +55,18 @@ pub fn router(
 
 /// The query router over `pool` recording reads in the access log (as the gateway runs it).
 pub fn audited_router(pool: &PgPool, consistency_wait: Duration) -> Result<Router> {
+    audited_router_with(pool, consistency_wait, DEFAULT_CAPACITY, OnFailure::Refuse)
+}
+
+/// [`audited_router`] with an access-log buffer of `capacity` entries and `on_failure`.
+pub fn audited_router_with(
+    pool: &PgPool,
+    consistency_wait: Duration,
+    capacity: usize,
+    on_failure: OnFailure,
+) -> Result<Router> {
     let config = pg_config_from_sqlx(&pool.connect_options());
-    let (logger, _writer) = AccessLogger::spawn(pool.clone(), DEFAULT_CAPACITY);
+    let (logger, _writer) = AccessLogger::spawn(pool.clone(), capacity);
     let state = QueryState::new(
         Edge::new(pool.clone(), edge_settings()),
         read_pool(config.clone(), 4)?,
@@ -64,7 +74,8 @@ pub fn audited_router(pool: &PgPool, consistency_wait: Duration) -> Result<Route
         CursorKey::random(),
         consistency_wait,
     )
-    .with_access_log(logger);
+    .with_access_log(logger)
+    .with_access_log_on_failure(on_failure);
     Ok(http_edge::common_layers(
         query_service::routes(state),
         64 * 1024,
