@@ -112,7 +112,12 @@ async fn search_texts_with_control_characters_or_nothing_visible_are_invalid_inp
     }
     let (status, _) = get(&app, "/api/messages/search", Some(&alice), None).await?;
     assert_eq!(status, StatusCode::BAD_REQUEST, "q missing");
-    for q in ["budget", "\u{200B}budget", "budget \u{1F4B0}", "BUDGET March"] {
+    for q in [
+        "budget",
+        "\u{200B}budget",
+        "budget \u{1F4B0}",
+        "BUDGET March",
+    ] {
         let body = ok(&app, &search(q), &alice).await?;
         assert_eq!(
             body["results"].as_array().map(Vec::len),
