@@ -19,7 +19,7 @@ mod batch;
 mod error;
 mod event;
 mod locks;
-mod log;
+pub mod log;
 mod mailbox;
 mod messages;
 pub mod operator;

@@ -1,5 +1,6 @@
-//! Every statement of the query API, on 120,000 generated messages (240,000 mailbox rows),
-//! is planned as an index scan with no sequential scan, as a custom and as a generic plan.
+//! Every statement of the query API, and the projector's reads of the log, on 120,000
+//! generated messages (240,000 mailbox rows, 120,000 events), is planned as an index scan with
+//! no sequential scan, as a custom and as a generic plan.
 
 mod plans;
 
@@ -54,10 +55,22 @@ async fn generate(pool: &PgPool) -> Result<()> {
         "INSERT INTO unread_counters (owner, unread)
          SELECT owner, count(*) FILTER (WHERE direction = 'received' AND read_at IS NULL)
          FROM mailbox WHERE NOT deleted GROUP BY owner",
-        "ANALYZE",
     ] {
         sqlx::query(statement).execute(pool).await?;
     }
+    // The log itself, in many transactions (the projector reads it in commit order).
+    for batch in 0..12 {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                 event_version, payload, metadata)
+             SELECT 'message', gen_random_uuid()::text, 0, 'MessageSent', '1.0', '{}', '{}'
+             FROM generate_series(1, $1)",
+        )
+        .bind(MESSAGES / 12 + batch % 2)
+        .execute(pool)
+        .await?;
+    }
+    sqlx::query("ANALYZE").execute(pool).await?;
     Ok(())
 }
 
@@ -67,7 +80,17 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     let first = "'9999-12-31 00:00:00+00'";
     let deep = "'2026-02-15 00:00:00+00'";
     let max_id = "'ffffffff-ffff-ffff-ffff-ffffffffffff'";
+    let xid_max = "'9223372036854775807'";
+    let position_max = "9223372036854775807";
     vec![
+        // The projector's hot statements on the log (issue 11: `EXISTS` planned generically
+        // scanned the whole log).
+        ("log: any after", projections::log::ANY_AFTER, vec!["'0'", "0"]),
+        (
+            "log: batch read",
+            projections::log::READ_AFTER,
+            vec!["'0'", "0", xid_max, position_max, "500"],
+        ),
         ("inbox", sql::INBOX, vec!["'u1'", first, "''", "21"]),
         ("inbox", sql::INBOX, vec!["'u1'", deep, "'u500'", "21"]),
         ("unread", sql::UNREAD, vec!["'u1'"]),
