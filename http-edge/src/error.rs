@@ -189,3 +189,44 @@ impl From<accounts::UserError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_that_cannot_reach_its_database_is_unavailable_not_internal() {
+        let outages = [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        ];
+        for outage in outages {
+            let err = MessageError::Directory(events::DirectoryError::Store(Box::new(outage)));
+            let answer = ApiError::from(err);
+            assert_eq!(
+                answer.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{answer:?}"
+            );
+        }
+        let bug = MessageError::Directory(events::DirectoryError::Store(Box::new(
+            sqlx::Error::RowNotFound,
+        )));
+        assert_eq!(
+            ApiError::from(bug).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let corrupt = MessageError::Directory(events::DirectoryError::Invalid("role".into()));
+        assert_eq!(
+            ApiError::from(corrupt).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn every_503_says_when_to_retry() {
+        let response = ApiError::Unavailable.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+}

@@ -44,13 +44,13 @@ pub(crate) async fn read_after(
     limit: u32,
 ) -> Result<Vec<StoredEvent>, ProjectorError> {
     let rows = sqlx::query(READ_AFTER)
-    .bind(after.transaction_id.to_string())
-    .bind(after.global_position)
-    .bind(up_to.transaction_id.to_string())
-    .bind(up_to.global_position)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *conn)
-    .await?;
+        .bind(after.transaction_id.to_string())
+        .bind(after.global_position)
+        .bind(up_to.transaction_id.to_string())
+        .bind(up_to.global_position)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(StoredEvent::from_row).collect()
 }
 

@@ -85,7 +85,11 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     vec![
         // The projector's hot statements on the log (issue 11: `EXISTS` planned generically
         // scanned the whole log).
-        ("log: any after", projections::log::ANY_AFTER, vec!["'0'", "0"]),
+        (
+            "log: any after",
+            projections::log::ANY_AFTER,
+            vec!["'0'", "0"],
+        ),
         (
             "log: batch read",
             projections::log::READ_AFTER,

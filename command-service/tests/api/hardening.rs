@@ -437,3 +437,43 @@ async fn policy_refusals_say_nothing_about_the_recipient(pool: PgPool) {
         assert!(!text.contains(word), "`{text}` names `{word}`");
     }
 }
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn the_purger_deletes_sessions_ended_a_day_ago_and_keeps_the_rest(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    for user in ["alice", "bob", "dr_carol", "dr_dave"] {
+        app.login(user).await;
+    }
+    for ended in [
+        "UPDATE sessions SET expires_at = now() - interval '2 days' WHERE username = 'alice'",
+        "UPDATE sessions SET revoked_at = now() - interval '25 hours' WHERE username = 'bob'",
+        "UPDATE sessions SET last_seen_at = now() - interval '3 days' WHERE username = 'dr_carol'",
+    ] {
+        sqlx::query(ended)
+            .execute(&pool)
+            .await
+            .expect("age sessions");
+    }
+    let store = http_edge::sessions::SessionStore::new(
+        pool.clone(),
+        Duration::from_secs(3600),
+        Duration::from_secs(1800),
+    );
+    let stop = tokio_util::sync::CancellationToken::new();
+    let purger = store.spawn_purger(Duration::from_secs(3600), stop.clone());
+    let started = Instant::now();
+    let mut left: Vec<String> = Vec::new();
+    while started.elapsed() < Duration::from_secs(5) {
+        left = sqlx::query_scalar("SELECT username FROM sessions ORDER BY username")
+            .fetch_all(&pool)
+            .await
+            .expect("sessions");
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    purger.await.expect("purger ends when asked");
+    assert_eq!(left, vec!["dr_dave".to_owned()]);
+}
