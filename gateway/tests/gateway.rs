@@ -17,29 +17,6 @@ mod support;
 
 use support::*;
 
-fn router(pool: PgPool) -> axum::Router {
-    let edge = http_edge::Edge::new(pool.clone(), http_edge::EdgeSettings::default());
-    let commands = command_service::CommandState::new(
-        pool.clone(),
-        edge.clone(),
-        command_service::CommitSignal::default(),
-    );
-    let config = query_service::pg_config_from_sqlx(&pool.connect_options());
-    let queries = query_service::QueryState::new(
-        edge,
-        query_service::read_pool(config.clone(), 4).expect("read pool"),
-        query_service::ProgressTracker::start(config, None),
-        query_service::CursorKey::random(),
-        Duration::from_secs(5),
-    );
-    gateway::router(
-        gateway::Backend::Local(commands, queries),
-        pool,
-        &web_dir(),
-        64 * 1024,
-    )
-}
-
 async fn get(router: &axum::Router, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
     let response = router
         .clone()

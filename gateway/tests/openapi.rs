@@ -3,8 +3,6 @@
 //! body, the common headers, the input limits). deploy/schemathesis.sh validates the same
 //! document against the OpenAPI 3.1 schema and fuzzes the running gateway with it.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -12,29 +10,9 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
-fn router(pool: PgPool) -> axum::Router {
-    let edge = http_edge::Edge::new(pool.clone(), http_edge::EdgeSettings::default());
-    let commands = command_service::CommandState::new(
-        pool.clone(),
-        edge.clone(),
-        command_service::CommitSignal::default(),
-    );
-    let config = query_service::pg_config_from_sqlx(&pool.connect_options());
-    let queries = query_service::QueryState::new(
-        edge,
-        query_service::read_pool(config.clone(), 2).expect("read pool"),
-        query_service::ProgressTracker::start(config, None),
-        query_service::CursorKey::random(),
-        Duration::from_secs(5),
-    );
-    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
-    gateway::router(
-        gateway::Backend::Local(commands, queries),
-        pool,
-        &web,
-        64 * 1024,
-    )
-}
+mod support;
+
+use support::router;
 
 async fn document(pool: PgPool) -> Value {
     let response = router(pool)

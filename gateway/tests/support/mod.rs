@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
+use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -267,4 +268,28 @@ pub fn sibling_binary(name: &str) -> std::path::PathBuf {
         path.display()
     );
     path
+}
+
+/// The gateway's router in single-process mode over `pool`.
+pub fn router(pool: PgPool) -> axum::Router {
+    let edge = http_edge::Edge::new(pool.clone(), http_edge::EdgeSettings::default());
+    let commands = command_service::CommandState::new(
+        pool.clone(),
+        edge.clone(),
+        command_service::CommitSignal::default(),
+    );
+    let config = query_service::pg_config_from_sqlx(&pool.connect_options());
+    let queries = query_service::QueryState::new(
+        edge,
+        query_service::read_pool(config.clone(), 4).expect("read pool"),
+        query_service::ProgressTracker::start(config, None),
+        query_service::CursorKey::random(),
+        Duration::from_secs(5),
+    );
+    gateway::router(
+        gateway::Backend::Local(commands, queries),
+        pool,
+        &web_dir(),
+        64 * 1024,
+    )
 }
