@@ -59,6 +59,14 @@ impl CommitSignal {
         }
     }
 
+    /// Signals both `self`'s targets and `other`'s (an in-process projector and, through
+    /// PostgreSQL, those of other processes).
+    pub fn also(mut self, other: CommitSignal) -> Self {
+        self.targets.extend(other.targets);
+        self.observers.extend(other.observers);
+        self
+    }
+
     /// Also runs `observer` after every commit.
     pub fn with_observer(mut self, observer: AfterCommit) -> Self {
         self.observers.push(observer);

@@ -158,11 +158,12 @@ impl Application {
                         .spawn_purger(SESSION_PURGE_EVERY, stop_purging.clone()),
                     stop_purging,
                 ));
-                let commands = CommandState::new(
-                    pool.clone(),
-                    edge,
-                    CommitSignal::in_process(commits.clone()),
+                // The local projector at once; through `NOTIFY hs_events` (debounced) the
+                // leading projector of another gateway, when this one is a standby.
+                let signal = CommitSignal::in_process(commits.clone()).also(
+                    CommitSignal::relay_to_postgres(pool.clone(), settings.notify_debounce),
                 );
+                let commands = CommandState::new(pool.clone(), edge, signal);
                 Backend::Local(commands, queries)
             }
         };

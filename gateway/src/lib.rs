@@ -18,7 +18,10 @@ pub mod spa;
 
 pub use app::{metrics_router, router, router_with_timeout, Application, Backend, REQUEST_TIMEOUT};
 pub use metrics::{projection_progress, prometheus, ProjectionProgress};
-pub use ops::{migrations_applied, readiness, Readiness, DEFAULT_MAX_LAG_EVENTS};
+pub use ops::{
+    migrations_applied, readiness, LagBound, Readiness, DEFAULT_MAX_LAG_EVENTS,
+    DEFAULT_MAX_LAG_SECONDS,
+};
 pub use proxy::{BadUpstream, Upstreams};
 pub use serve::{serve, ConnectionLimits};
 pub use settings::GatewaySettings;

@@ -37,6 +37,10 @@ pub struct ProjectionProgress {
     pub events_applied: i64,
     /// `head - global_position`: an upper bound of the events not yet applied.
     pub lag_events: i64,
+    /// Age of the oldest committed event not yet applied (0 when caught up): how far behind
+    /// the projection is in time, whatever holds it back (load, or an open transaction that
+    /// keeps later events from being final).
+    pub lag_seconds: f64,
 }
 
 /// The log's head position and every projection's checkpoint.
@@ -46,20 +50,30 @@ pub async fn projection_progress(
     let head: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
         .fetch_one(pool)
         .await?;
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT projection, global_position, events_applied FROM projection_checkpoints
-         ORDER BY projection",
+    // Per projection, the first event after its checkpoint in commit order (an index probe, as
+    // the projector's own), and its age.
+    let rows: Vec<(String, i64, i64, f64)> = sqlx::query_as(
+        "SELECT c.projection, c.global_position, c.events_applied,
+                coalesce(extract(epoch FROM now() - next.recorded_at)::float8, 0)
+         FROM projection_checkpoints c
+         LEFT JOIN LATERAL (
+             SELECT recorded_at FROM events e
+             WHERE (e.transaction_id, e.global_position) > (c.transaction_id, c.global_position)
+             ORDER BY e.transaction_id, e.global_position
+             LIMIT 1) next ON true
+         ORDER BY c.projection",
     )
     .fetch_all(pool)
     .await?;
     let progress = rows
         .into_iter()
         .map(
-            |(projection, global_position, events_applied)| ProjectionProgress {
+            |(projection, global_position, events_applied, lag_seconds)| ProjectionProgress {
                 projection,
                 global_position,
                 events_applied,
                 lag_events: (head - global_position).max(0),
+                lag_seconds: lag_seconds.max(0.0),
             },
         )
         .collect();
@@ -80,6 +94,8 @@ pub async fn metrics(State(pool): State<PgPool>) -> impl IntoResponse {
                     .set(p.global_position as f64);
                 metrics::gauge!("projection_lag_events", "projection" => name.clone())
                     .set(p.lag_events as f64);
+                metrics::gauge!("projection_lag_seconds", "projection" => name.clone())
+                    .set(p.lag_seconds);
                 metrics::gauge!("projection_events_applied", "projection" => name)
                     .set(p.events_applied as f64);
             }

@@ -38,15 +38,54 @@ pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
         .all(|m| applied.binary_search(&m.version).is_ok()))
 }
 
-/// Runs the readiness checks; `max_lag_events` bounds every projection's lag (a log with no
-/// checkpoint yet counts from position 0).
-pub async fn readiness(pool: &PgPool, max_lag_events: i64) -> Readiness {
+/// How far behind a projection may be while the gateway calls itself ready.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LagBound {
+    /// `READY_MAX_LAG_EVENTS` (default 10,000): unapplied events.
+    pub events: i64,
+    /// `READY_MAX_LAG_SECONDS` (default 30): age of the oldest unapplied committed event.
+    pub seconds: f64,
+}
+
+impl Default for LagBound {
+    fn default() -> Self {
+        Self {
+            events: DEFAULT_MAX_LAG_EVENTS,
+            seconds: DEFAULT_MAX_LAG_SECONDS,
+        }
+    }
+}
+
+impl LagBound {
+    /// The bound from the environment (defaults where unset or unreadable).
+    pub fn from_env() -> Self {
+        let read = |name: &str| std::env::var(name).ok();
+        Self {
+            events: read("READY_MAX_LAG_EVENTS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_MAX_LAG_EVENTS),
+            seconds: read("READY_MAX_LAG_SECONDS")
+                .and_then(|v| v.parse().ok())
+                .filter(|s: &f64| s.is_finite() && *s > 0.0)
+                .unwrap_or(DEFAULT_MAX_LAG_SECONDS),
+        }
+    }
+}
+
+/// Above this age of the oldest unapplied event a projection makes the gateway not ready.
+pub const DEFAULT_MAX_LAG_SECONDS: f64 = 30.0;
+
+/// Runs the readiness checks; `bound` limits every projection's lag in events and in seconds
+/// (a log with no checkpoint yet counts from position 0).
+pub async fn readiness(pool: &PgPool, bound: LagBound) -> Readiness {
     let database = sqlx::query("SELECT 1").execute(pool).await.is_ok();
     let migrations = database && migrations_applied(pool).await.unwrap_or(false);
     let projections = migrations
         && match crate::metrics::projection_progress(pool).await {
-            Ok((head, progress)) if progress.is_empty() => head <= max_lag_events,
-            Ok((_, progress)) => progress.iter().all(|p| p.lag_events <= max_lag_events),
+            Ok((head, progress)) if progress.is_empty() => head <= bound.events,
+            Ok((_, progress)) => progress
+                .iter()
+                .all(|p| p.lag_events <= bound.events && p.lag_seconds <= bound.seconds),
             Err(_) => false,
         };
     Readiness {
@@ -63,11 +102,7 @@ pub async fn healthz() -> &'static str {
 
 /// `GET /readyz`: 200 when the database is reachable and migrated, else 503 with the details.
 pub async fn readyz(State(pool): State<PgPool>) -> Response {
-    let max_lag = std::env::var("READY_MAX_LAG_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_MAX_LAG_EVENTS);
-    let readiness = readiness(&pool, max_lag).await;
+    let readiness = readiness(&pool, LagBound::from_env()).await;
     let status = if readiness.ready() {
         StatusCode::OK
     } else {

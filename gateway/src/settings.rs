@@ -30,6 +30,9 @@ pub struct GatewaySettings {
     pub limits: ConnectionLimits,
     /// `REQUEST_TIMEOUT_SECS` (default 60): a request still running then answers 503.
     pub request_timeout: Duration,
+    /// `NOTIFY_DEBOUNCE_MS` (default 10): at most one `NOTIFY hs_events` per interval, which
+    /// wakes the leading projector when it runs in another process.
+    pub notify_debounce: Duration,
     pub edge: EdgeSettings,
 }
 
@@ -69,6 +72,7 @@ impl GatewaySettings {
                 ),
                 max_connections: parse_setting(&env, "MAX_CONNECTIONS", 4096usize)?.max(1),
             },
+            notify_debounce: Duration::from_millis(parse_setting(&env, "NOTIFY_DEBOUNCE_MS", 10)?),
             request_timeout: Duration::from_secs(
                 parse_setting(&env, "REQUEST_TIMEOUT_SECS", 60u64)?.max(1),
             ),

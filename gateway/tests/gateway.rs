@@ -53,7 +53,7 @@ async fn health_and_readiness_answer_when_the_database_is_migrated(pool: PgPool)
 
 #[sqlx::test]
 async fn readiness_fails_before_migrations(pool: PgPool) {
-    let readiness = gateway::readiness(&pool, gateway::DEFAULT_MAX_LAG_EVENTS).await;
+    let readiness = gateway::readiness(&pool, gateway::LagBound::default()).await;
     assert!(readiness.database);
     assert!(!readiness.migrations);
     let (status, _, _) = get(&router(pool), "/readyz").await;
@@ -322,10 +322,10 @@ async fn metrics_count_requests_by_route_and_commands_by_outcome(pool: PgPool) {
 async fn readiness_fails_while_projections_lag_beyond_the_bound(pool: PgPool) {
     let router = router(pool.clone());
     send_one(&router, &pool).await;
-    let lagging = gateway::readiness(&pool, 0).await;
+    let lagging = gateway::readiness(&pool, events_bound(0)).await;
     assert!(lagging.database && lagging.migrations);
     assert!(!lagging.projections, "one event, no checkpoint, bound 0");
-    assert!(gateway::readiness(&pool, 10).await.ready());
+    assert!(gateway::readiness(&pool, events_bound(10)).await.ready());
 }
 
 #[sqlx::test]
@@ -505,4 +505,110 @@ async fn hs_admin_into_a_closed_pipe_ends_quietly(_: PgPoolOptions, options: PgC
     let out = child.wait_with_output().await.expect("hs-admin ends");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+}
+
+fn events_bound(events: i64) -> gateway::LagBound {
+    gateway::LagBound {
+        events,
+        ..gateway::LagBound::default()
+    }
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn lag_is_measured_in_seconds_and_readiness_bounds_it(pool: PgPool) {
+    // A minute-old event that the projection has not applied (nothing runs it here).
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+             payload, metadata, recorded_at)
+         VALUES ('message', gen_random_uuid()::text, 0, 'MessageSent', '1.0', '{}', '{}',
+                 now() - interval '60 seconds')",
+    )
+    .execute(&pool)
+    .await
+    .expect("event");
+    // (The migrations create every checkpoint at the start of the log.)
+    let (_, progress) = gateway::projection_progress(&pool).await.expect("progress");
+    let mailbox = progress
+        .iter()
+        .find(|p| p.projection == "mailbox")
+        .expect("mailbox");
+    assert_eq!(mailbox.lag_events, 1);
+    assert!((59.0..120.0).contains(&mailbox.lag_seconds), "{mailbox:?}");
+    let strict = gateway::LagBound {
+        events: 10,
+        seconds: 30.0,
+    };
+    assert!(!gateway::readiness(&pool, strict).await.projections);
+    let lenient = gateway::LagBound {
+        events: 10,
+        seconds: 300.0,
+    };
+    assert!(gateway::readiness(&pool, lenient).await.projections);
+    let (_, _, body) = get(&gateway::metrics_router(pool.clone()), "/metrics").await;
+    assert!(
+        body.contains(r#"projection_lag_seconds{projection="mailbox"}"#),
+        "{body}"
+    );
+}
+
+#[sqlx::test]
+async fn a_commit_on_one_gateway_wakes_the_leading_projector_on_another_within_milliseconds(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let url = database_url(&options);
+    assert!(hs_admin(&url, &["migrate"]).status.success());
+    assert!(hs_admin(&url, &["seed-demo"]).status.success());
+    // Polls so slow that only a wake-up can explain a fast answer.
+    let slow_polls = [
+        ("PROJECTOR_POLL_MS", "10000".to_owned()),
+        ("PROJECTOR_STANDBY_MS", "10000".to_owned()),
+    ];
+    let leader = spawn_gateway(&url, &slow_polls).await;
+    // The first gateway takes the projections' leadership; wait until it has.
+    let pool = PgPool::connect(&url).await.expect("connect");
+    let started = Instant::now();
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM projection_checkpoints")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or(0)
+        < 3
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "no leader");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let standby = spawn_gateway(&url, &slow_polls).await;
+    let client = Client::new(standby.port);
+    let alice = client.login("alice").await;
+    let bob = client.login("bob").await;
+    let mut waits = Vec::new();
+    for i in 0..10 {
+        let body = format!(r#"{{"recipient":"bob","content":"wake {i}"}}"#);
+        let (status, headers, answer) = client
+            .request(
+                "POST",
+                "/api/messages/send",
+                Some(&alice),
+                Some(&body),
+                None,
+            )
+            .await;
+        assert!(status.starts_with("HTTP/1.1 201"), "{status} {answer}");
+        let token = header(&headers, "x-consistency-token").expect("token");
+        let sent = Instant::now();
+        let (status, _, answer) = client
+            .request("GET", "/api/messages/inbox", Some(&bob), None, Some(&token))
+            .await;
+        waits.push(sent.elapsed());
+        assert!(status.starts_with("HTTP/1.1 200"), "{status} {answer}");
+    }
+    waits.sort();
+    println!("send on the standby → visible there: {waits:?}");
+    assert!(
+        waits[waits.len() / 2] < Duration::from_millis(200) && waits[9] < Duration::from_secs(1),
+        "median {:?}, max {:?}: the leader was not woken\n{}",
+        waits[waits.len() / 2],
+        waits[9],
+        leader.output()
+    );
 }

@@ -66,12 +66,28 @@ pub async fn apply_next_batch(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    record_apply_latency(name, &events);
     Ok(BatchOutcome {
         applied: events.len(),
         position: after.position,
         events_applied: after.events_applied,
         held_back,
     })
+}
+
+/// Records, per event, how long it took from its append to its projection being committed
+/// (`projection_apply_latency_seconds`): the lag operators feel, in seconds, not in events.
+fn record_apply_latency(projection: &'static str, events: &[StoredEvent]) {
+    let now = chrono::Utc::now();
+    let histogram =
+        metrics::histogram!("projection_apply_latency_seconds", "projection" => projection);
+    for event in events {
+        let micros = (now - event.recorded_at)
+            .num_microseconds()
+            .unwrap_or(0)
+            .max(0);
+        histogram.record(micros as f64 / 1e6);
+    }
 }
 
 /// Applies `events` in order on the connection's current transaction and `search_path`;
