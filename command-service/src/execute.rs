@@ -1,6 +1,8 @@
 //! Running a command through cqrs-es and reporting where its events landed in the log.
 
-use cqrs_es::{AggregateContext, AggregateError, EventStore};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::EventStoreAggregateContext;
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
 use events::{LogPosition, Message, MessageCommand, MessageError, MessageState, AGGREGATE_TYPE};
 use http_edge::{ApiError, Caller};
 use uuid::Uuid;
@@ -53,7 +55,61 @@ pub async fn execute(
     caller: &Caller,
 ) -> Result<LogPosition, ExecuteError> {
     let name = command.name();
-    let result = run(state, id, command, caller).await;
+    counted(name, run(state, id, command, caller).await)
+}
+
+/// [`execute`] for a message that cannot exist yet (a fresh random id, or an idempotency-keyed
+/// id just found absent): the domain decides on an empty aggregate and the events are appended
+/// at sequence 1 without loading anything first. Should the id exist after all (a racing
+/// repeat of the same key), the unique key refuses the append and the command runs the usual
+/// way, loading the message, so the domain answers as it always would.
+pub async fn execute_new(
+    state: &CommandState,
+    id: Uuid,
+    command: MessageCommand,
+    caller: &Caller,
+) -> Result<LogPosition, ExecuteError> {
+    let name = command.name();
+    let result = match append_new(state, id, command.clone(), caller).await {
+        Err(ExecuteError::Api(ApiError::Conflict(_))) => run(state, id, command, caller).await,
+        other => other,
+    };
+    counted(name, result)
+}
+
+async fn append_new(
+    state: &CommandState,
+    id: Uuid,
+    command: MessageCommand,
+    caller: &Caller,
+) -> Result<LogPosition, ExecuteError> {
+    let mut context = EventStoreAggregateContext {
+        aggregate_id: id.to_string(),
+        aggregate: Message::default(),
+        current_sequence: 0,
+        current_snapshot: None,
+    };
+    let sink: EventSink<Message> = EventSink::default();
+    context
+        .aggregate
+        .handle(command, &state.directory, &sink)
+        .await?;
+    let events = sink.collect().await;
+    let metadata = event_metadata(caller, None);
+    let (outcome, appended) = capture_append(state.store.commit(events, context, metadata)).await;
+    outcome.map_err(store_error)?;
+    state.signal.committed().await;
+    match appended {
+        Some(position) => Ok(position),
+        None => Ok(last_position(state, &id.to_string()).await?),
+    }
+}
+
+/// Counts the command's outcome in `commands_total`.
+fn counted(
+    name: &'static str,
+    result: Result<LogPosition, ExecuteError>,
+) -> Result<LogPosition, ExecuteError> {
     let outcome = match &result {
         Ok(_) => "accepted",
         Err(ExecuteError::Domain(err)) => ApiError::from_kind(err.kind()),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::execute::{execute, last_position, load_message, ExecuteError};
+use crate::execute::{execute_new, last_position, load_message, ExecuteError};
 use crate::idempotency::{idempotency_key, message_id};
 use crate::state::CommandState;
 
@@ -126,7 +126,8 @@ async fn create(
             return replay(state, caller, &existing, answer).await;
         }
     }
-    match execute(state, id, command, caller).await {
+    // A random id cannot exist, and a keyed one was just found absent: nothing to load.
+    match execute_new(state, id, command, caller).await {
         Ok(position) => Ok(with_token(position, answer(fresh))),
         Err(ExecuteError::Domain(MessageError::AlreadySent(_))) if key.is_some() => {
             let existing = load_message(state, id)

@@ -26,6 +26,9 @@ pub struct CommandState {
     /// Loads aggregates without running a command (a reply's parent, idempotent repeats).
     pub store: Arc<MessageStore>,
     pub signal: CommitSignal,
+    /// The domain's services (users, roles, approvals), for commands run without cqrs-es's
+    /// load step.
+    pub directory: events::MessagingServices,
 }
 
 impl CommandState {
@@ -33,7 +36,7 @@ impl CommandState {
     pub fn new(pool: PgPool, edge: Edge, signal: CommitSignal) -> Self {
         let directory: events::MessagingServices = Arc::new(PgDirectory::new(pool.clone()));
         let event_store = || PersistedEventStore::new_event_store(EventStore::new(pool.clone()));
-        let cqrs = CqrsFramework::new(event_store(), vec![], directory);
+        let cqrs = CqrsFramework::new(event_store(), vec![], directory.clone());
         let store = event_store();
         Self {
             edge,
@@ -41,6 +44,7 @@ impl CommandState {
             cqrs: Arc::new(cqrs),
             store: Arc::new(store),
             signal,
+            directory,
         }
     }
 }
