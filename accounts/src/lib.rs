@@ -11,7 +11,7 @@ mod password;
 mod users;
 
 pub use control::{disable_user, enable_user};
-pub use directory::PgDirectory;
+pub use directory::{PgDirectory, FIND_USER, IS_ASSIGNED};
 pub use password::{hash_password, verify_password, PasswordError, PasswordWorkers};
 pub use users::{
     authenticate, create_user, find_user, set_approval, ApprovalStatus, NewUser, User, UserError,

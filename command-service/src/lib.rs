@@ -23,6 +23,7 @@ pub use app::{Application, CommandSettings};
 pub use openapi::openapi;
 pub use signal::CommitSignal;
 pub use state::CommandState;
+pub use store::EVENTS_OF_AGGREGATE;
 
 use axum::routing::{delete, patch, post, put};
 use axum::Router;

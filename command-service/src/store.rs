@@ -23,6 +23,13 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
+/// The events of one aggregate after a sequence number, in order (a primary-key range).
+pub const EVENTS_OF_AGGREGATE: &str =
+    "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata
+     FROM events
+     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
+     ORDER BY sequence";
+
 tokio::task_local! {
     static LAST_APPEND: Cell<Option<LogPosition>>;
 }
@@ -60,18 +67,13 @@ impl EventStore {
         aggregate_id: &str,
         after_sequence: i64,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let rows = sqlx::query(
-            "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata
-             FROM events
-             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
-             ORDER BY sequence",
-        )
-        .bind(aggregate_type)
-        .bind(aggregate_id)
-        .bind(after_sequence)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(persistence_error)?;
+        let rows = sqlx::query(EVENTS_OF_AGGREGATE)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(after_sequence)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(persistence_error)?;
         rows.iter()
             .map(|row| serialized_event(aggregate_type, row))
             .collect()

@@ -32,6 +32,13 @@ pub fn cookie_name(secure: bool) -> &'static str {
     }
 }
 
+/// The live session of a token hash (`$1`) and idle bound (`$2`): two primary-key probes.
+pub const FIND_SESSION: &str =
+    "SELECT u.username, u.role, u.display_name, s.csrf_token, s.expires_at, s.last_seen_at
+     FROM sessions s JOIN users u ON u.username = s.username
+     WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+       AND s.last_seen_at > now() - $2::interval AND u.disabled_at IS NULL";
+
 /// How often `last_seen_at` is refreshed at most.
 const TOUCH_EVERY_SECS: i64 = 60;
 
@@ -101,16 +108,11 @@ impl SessionStore {
     pub async fn find(&self, token: &str) -> Result<Option<Session>, sqlx::Error> {
         let idle = chrono::Duration::from_std(self.idle).unwrap_or(chrono::Duration::minutes(30));
         let hash = token_hash(token);
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT u.username, u.role, u.display_name, s.csrf_token, s.expires_at, s.last_seen_at
-             FROM sessions s JOIN users u ON u.username = s.username
-             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
-               AND s.last_seen_at > now() - $2 AND u.disabled_at IS NULL",
-        )
-        .bind(&hash)
-        .bind(idle)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<SessionRow> = sqlx::query_as(FIND_SESSION)
+            .bind(&hash)
+            .bind(idle)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(session) = row.and_then(session_from_row) else {
             return Ok(None);
         };

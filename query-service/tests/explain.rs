@@ -70,6 +70,14 @@ async fn generate(pool: &PgPool) -> Result<()> {
         .execute(pool)
         .await?;
     }
+    // Sessions of the request path: 20 per user.
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, username, csrf_token, expires_at)
+         SELECT decode(md5(i::text), 'hex'), 'u' || (1 + i % 1000), 'csrf', now() + interval '1 day'
+         FROM generate_series(1, 20000) i",
+    )
+    .execute(pool)
+    .await?;
     sqlx::query("ANALYZE").execute(pool).await?;
     Ok(())
 }
@@ -94,6 +102,24 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             "log: batch read",
             projections::log::READ_AFTER,
             vec!["'0'", "0", xid_max, position_max, "500"],
+        ),
+        // The request path before any read-model query: the session, the directory, the
+        // message's own events.
+        (
+            "session",
+            http_edge::sessions::FIND_SESSION,
+            vec!["decode(md5('7'), 'hex')", "'30 minutes'"],
+        ),
+        ("directory: user", accounts::FIND_USER, vec!["'u14'"]),
+        (
+            "directory: approval",
+            accounts::IS_ASSIGNED,
+            vec!["'u10'", "'u11'"],
+        ),
+        (
+            "events of a message",
+            command_service::EVENTS_OF_AGGREGATE,
+            vec!["'message'", "'00000000-0000-0000-0000-000000000000'", "-1"],
         ),
         ("inbox", sql::INBOX, vec!["'u1'", first, "''", "21"]),
         ("inbox", sql::INBOX, vec!["'u1'", deep, "'u500'", "21"]),
