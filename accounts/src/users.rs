@@ -218,3 +218,24 @@ async fn expect_role(pool: &PgPool, username: &str, expected: Role) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::password_hash::PasswordHash;
+
+    #[test]
+    fn the_decoy_hash_costs_what_a_real_one_does_and_matches_nothing() {
+        let decoy = PasswordHash::new(DECOY_HASH).expect("a PHC string");
+        let real_hash = crate::password::hash_password("healing-demo").expect("hash");
+        let real = PasswordHash::new(&real_hash).expect("a PHC string");
+        assert_eq!(decoy.algorithm, real.algorithm);
+        assert_eq!(decoy.version, real.version);
+        assert_eq!(decoy.params, real.params);
+        assert!(!crate::password::verify_password("", DECOY_HASH));
+        assert!(!crate::password::verify_password(
+            "healing-demo",
+            DECOY_HASH
+        ));
+    }
+}

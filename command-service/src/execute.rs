@@ -71,18 +71,21 @@ pub async fn execute_new(
 ) -> Result<LogPosition, ExecuteError> {
     let name = command.name();
     let result = match append_new(state, id, command.clone(), caller).await {
-        Err(ExecuteError::Api(ApiError::Conflict(_))) => run(state, id, command, caller).await,
-        other => other,
+        Ok(Some(position)) => Ok(position),
+        // The id existed after all.
+        Ok(None) => run(state, id, command, caller).await,
+        Err(err) => Err(err),
     };
     counted(name, result)
 }
 
+/// `Ok(None)` when the unique key refused the append: the message exists.
 async fn append_new(
     state: &CommandState,
     id: Uuid,
     command: MessageCommand,
     caller: &Caller,
-) -> Result<LogPosition, ExecuteError> {
+) -> Result<Option<LogPosition>, ExecuteError> {
     let mut context = EventStoreAggregateContext {
         aggregate_id: id.to_string(),
         aggregate: Message::default(),
@@ -97,11 +100,26 @@ async fn append_new(
     let events = sink.collect().await;
     let metadata = event_metadata(caller, None);
     let (outcome, appended) = capture_append(state.store.commit(events, context, metadata)).await;
-    outcome.map_err(store_error)?;
+    match outcome {
+        Ok(_) => Ok(Some(committed(state, &id.to_string(), appended).await?)),
+        Err(AggregateError::AggregateConflict) => Ok(None),
+        Err(err) => Err(store_error(err)),
+    }
+}
+
+/// After a commit: wakes the projector and answers the position the append reported. From here
+/// on the command is done, and nothing may turn it into an error answer; only a command that
+/// recorded nothing new (a repeated read receipt or delete) reads the message's current
+/// position, and only that read can fail, harmlessly.
+async fn committed(
+    state: &CommandState,
+    aggregate_id: &str,
+    appended: Option<LogPosition>,
+) -> Result<LogPosition, ApiError> {
     state.signal.committed().await;
     match appended {
         Some(position) => Ok(position),
-        None => Ok(last_position(state, &id.to_string()).await?),
+        None => last_position(state, aggregate_id).await,
     }
 }
 
@@ -136,16 +154,7 @@ async fn run(
         ))
         .await;
         match outcome {
-            Ok(()) => {
-                // From here on the command is done: nothing may turn it into an error answer.
-                state.signal.committed().await;
-                return match appended {
-                    Some(position) => Ok(position),
-                    // Nothing new to record (a repeated read receipt or delete): the message's
-                    // current position is the token, and only this read can fail, harmlessly.
-                    None => Ok(last_position(state, &aggregate_id).await?),
-                };
-            }
+            Ok(()) => return Ok(committed(state, &aggregate_id, appended).await?),
             Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
                 attempt += 1;
                 tracing::debug!(%id, attempt, "optimistic concurrency conflict, retrying");

@@ -63,6 +63,15 @@ impl Edge {
         )
     }
 
+    /// Whether a login for `username` from `ip` may be checked now (429 with `Retry-After`
+    /// while failed logins are throttled).
+    pub fn take_login(&self, username: &str, ip: std::net::IpAddr) -> Result<(), ApiError> {
+        limited(
+            self.login_throttle
+                .check(username, ip, std::time::Instant::now()),
+        )
+    }
+
     /// The edge over `pool` (for the `sessions` and `users` tables).
     pub fn new(pool: sqlx::PgPool, settings: EdgeSettings) -> Self {
         let limiter = Arc::new(RateLimiter::new(settings.rate.clone()));

@@ -62,12 +62,8 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
     edge.take_ip(client.ip)?;
+    edge.take_login(&body.username, client.ip)?;
     let throttle = &edge.login_throttle;
-    throttle
-        .check(&body.username, client.ip, std::time::Instant::now())
-        .map_err(|wait| ApiError::RateLimited {
-            retry_after_secs: crate::rate_limit::retry_after_secs(wait),
-        })?;
     let pool = edge.sessions.pool().clone();
     let Some(user) = accounts::authenticate(&pool, &body.username, &body.password).await? else {
         throttle.failed(&body.username, client.ip, std::time::Instant::now());

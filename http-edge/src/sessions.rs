@@ -58,7 +58,7 @@ pub struct Session {
 pub struct SessionStore {
     pool: PgPool,
     ttl: Duration,
-    idle: Duration,
+    idle: chrono::Duration,
 }
 
 /// 256 random bits, URL-safe.
@@ -76,6 +76,7 @@ impl SessionStore {
     /// Sessions in `pool`, each living `ttl` from login and ending after `idle` without a
     /// request.
     pub fn new(pool: PgPool, ttl: Duration, idle: Duration) -> Self {
+        let idle = chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::minutes(30));
         Self { pool, ttl, idle }
     }
 
@@ -106,11 +107,10 @@ impl SessionStore {
     /// its user not disabled. Refreshes `last_seen_at` when it is a minute old (best effort: a
     /// database that refuses writes still serves reads).
     pub async fn find(&self, token: &str) -> Result<Option<Session>, sqlx::Error> {
-        let idle = chrono::Duration::from_std(self.idle).unwrap_or(chrono::Duration::minutes(30));
         let hash = token_hash(token);
         let row: Option<SessionRow> = sqlx::query_as(FIND_SESSION)
             .bind(&hash)
-            .bind(idle)
+            .bind(self.idle)
             .fetch_optional(&self.pool)
             .await?;
         let Some(session) = row.and_then(session_from_row) else {
@@ -133,17 +133,6 @@ impl SessionStore {
         Ok(Some(session))
     }
 
-    /// Revokes every live session of `username` (the account was disabled); returns how many.
-    pub async fn revoke_all(&self, username: &str) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = now() WHERE username = $1 AND revoked_at IS NULL",
-        )
-        .bind(username)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
     /// Revokes the session of a cookie token (a no-op when it is already gone).
     pub async fn revoke(&self, token: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
@@ -158,14 +147,13 @@ impl SessionStore {
     /// Deletes sessions that ended (expired, revoked or idle) more than a day ago; returns how
     /// many.
     pub async fn purge_stale(&self) -> Result<u64, sqlx::Error> {
-        let idle = chrono::Duration::from_std(self.idle).unwrap_or(chrono::Duration::minutes(30));
         let done = sqlx::query(
             "DELETE FROM sessions
              WHERE expires_at < now() - interval '1 day'
                 OR revoked_at < now() - interval '1 day'
                 OR last_seen_at < now() - $1 - interval '1 day'",
         )
-        .bind(idle)
+        .bind(self.idle)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
