@@ -7,6 +7,9 @@ use std::time::Duration;
 pub struct ProjectorSettings {
     /// `PROJECTOR_BATCH_SIZE` (default 500): events applied per transaction.
     pub batch_size: u32,
+    /// `PROJECTOR_REPLAY_BATCH_SIZE` (default 5000, at most 50,000): events per transaction of
+    /// `projector rebuild` and `verify`.
+    pub replay_batch_size: u32,
     /// `PROJECTOR_POLL_MS` (default 500): the fallback poll when no wake-up arrives.
     pub poll_interval: Duration,
     /// `PROJECTOR_STANDBY_MS` (default 1000): how often a standby tries to become leader.
@@ -19,6 +22,7 @@ impl Default for ProjectorSettings {
     fn default() -> Self {
         Self {
             batch_size: 500,
+            replay_batch_size: 5000,
             poll_interval: Duration::from_millis(500),
             standby_retry: Duration::from_millis(1000),
             max_backoff: Duration::from_secs(5),
@@ -55,6 +59,9 @@ impl ProjectorSettings {
         let batch_size = number("PROJECTOR_BATCH_SIZE", 500)?;
         Ok(Self {
             batch_size: u32::try_from(batch_size).unwrap_or(u32::MAX).min(10_000),
+            replay_batch_size: u32::try_from(number("PROJECTOR_REPLAY_BATCH_SIZE", 5000)?)
+                .unwrap_or(u32::MAX)
+                .min(50_000),
             poll_interval: Duration::from_millis(number("PROJECTOR_POLL_MS", 500)?),
             standby_retry: Duration::from_millis(number("PROJECTOR_STANDBY_MS", 1000)?),
             max_backoff: defaults.max_backoff,

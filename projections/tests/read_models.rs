@@ -214,7 +214,9 @@ async fn an_unreadable_event_stops_its_projection_without_moving_the_checkpoint(
     }
     assert!(matches!(
         result,
-        Err(projections::ProjectorError::UnreadableEvent { .. })
+        Err(projections::ProjectorError::Log(
+            read_side::LogError::UnreadableEvent { .. }
+        ))
     ));
     let (applied, _) = common::checkpoint(&pool, projections::Projection::Mailbox).await?;
     assert_eq!(

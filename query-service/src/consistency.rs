@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use events::LogPosition;
 use http_edge::ApiError;
-use projections::{Checkpoints, Projection};
+use read_side::{Checkpoints, Projection};
 use tokio::sync::watch;
 
 /// The request header carrying a command's consistency token.

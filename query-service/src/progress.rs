@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use projections::{parse_progress, Checkpoints, PROGRESS_CHANNEL};
+use read_side::{parse_progress, Checkpoints, PROGRESS_CHANNEL};
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::{CancellationToken, DropGuard};

@@ -9,7 +9,7 @@ use axum::extract::FromRef;
 use axum::http::HeaderMap;
 use deadpool_postgres::{Object, Pool};
 use http_edge::{ApiError, Edge};
-use projections::{Checkpoints, Projection};
+use read_side::{Checkpoints, Projection};
 use tokio::sync::watch;
 
 use crate::consistency::{requested_position, wait_for};

@@ -1,9 +1,10 @@
-//! Every statement of the query API, and the projector's reads of the log, on 120,000
+//! Every statement of the query API, the projector's reads of the log and its batch writes, on 120,000
 //! generated messages (240,000 mailbox rows, 120,000 events), is planned as an index scan with
 //! no sequential scan, as a custom and as a generic plan.
 
 mod plans;
 
+use projections::read_models::{audit_log, mailbox, messages};
 use query_service::{pg_config_from_sqlx, sql};
 use sqlx::PgPool;
 use tokio_postgres::NoTls;
@@ -55,6 +56,15 @@ async fn generate(pool: &PgPool) -> Result<()> {
         "INSERT INTO unread_counters (owner, unread)
          SELECT owner, count(*) FILTER (WHERE direction = 'received' AND read_at IS NULL)
          FROM mailbox WHERE NOT deleted GROUP BY owner",
+        // The summaries of a larger population (50,000 owners with four counterparts each, as
+        // at 1M messages), so that the projector's batch writes are planned against tables of
+        // a real size rather than the two thousand conversations above.
+        "INSERT INTO conversations (owner, counterpart, last_message_id, last_activity_at,
+             unread_count)
+         SELECT 'p' || (i / 4), 'q' || i, gen_random_uuid(), now(), 0
+         FROM generate_series(1, 200000) i",
+        "INSERT INTO unread_counters (owner, unread)
+         SELECT 'p' || i, 0 FROM generate_series(1, 50000) i",
     ] {
         sqlx::query(statement).execute(pool).await?;
     }
@@ -70,6 +80,16 @@ async fn generate(pool: &PgPool) -> Result<()> {
         .execute(pool)
         .await?;
     }
+    // The audit trail of that log (what the projector would have chained).
+    sqlx::query(
+        "INSERT INTO audit_log (seq, position, transaction_id, event_id, occurred_at, action,
+             participants, details, prev_hash, hash)
+         SELECT global_position, global_position, 1, event_id, recorded_at, 'message_sent',
+                '{}', '{}', '\\x00', '\\x00'
+         FROM events",
+    )
+    .execute(pool)
+    .await?;
     // Sessions of the request path: 20 per user.
     sqlx::query(
         "INSERT INTO sessions (token_hash, username, csrf_token, expires_at)
@@ -90,6 +110,9 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     let max_id = "'ffffffff-ffff-ffff-ffff-ffffffffffff'";
     let xid_max = "'9223372036854775807'";
     let position_max = "9223372036854775807";
+    let owners = "ARRAY['u1']";
+    let counterparts = "ARRAY['u14']";
+    let ids = "ARRAY['00000000-0000-0000-0000-000000000001'::uuid]";
     vec![
         // The projector's hot statements on the log (issue 11: `EXISTS` planned generically
         // scanned the whole log).
@@ -101,8 +124,49 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         (
             "log: batch read",
             projections::log::READ_AFTER,
-            vec!["'0'", "0", xid_max, position_max, "500"],
+            vec!["'0'", "0", xid_max, position_max, "500", xid_max],
         ),
+        // The projector's set-based writes of a batch (their reads and joins).
+        (
+            "mailbox: rows before the batch",
+            mailbox::READ_ROWS,
+            vec![owners, ids],
+        ),
+        (
+            "mailbox: changed rows",
+            mailbox::UPDATE_ROWS,
+            vec![owners, ids, "ARRAY[now()]", "ARRAY[true]"],
+        ),
+        (
+            "mailbox: conversation changes",
+            mailbox::MERGE_CONVERSATIONS,
+            vec![owners, counterparts, "ARRAY[1]", ids, "ARRAY[now()]"],
+        ),
+        (
+            "mailbox: last message gone",
+            mailbox::REPLACE_LAST,
+            vec![owners, counterparts, ids],
+        ),
+        (
+            "mailbox: unread counters",
+            mailbox::ADD_UNREAD,
+            vec![owners, "ARRAY[-1]"],
+        ),
+        (
+            "messages: changes",
+            messages::UPDATE_PATCHES,
+            vec![
+                ids,
+                "ARRAY[true]",
+                "ARRAY[now()::timestamp]",
+                "ARRAY[NULL::bool]",
+                "ARRAY[true]",
+                "ARRAY[false]",
+                "ARRAY[NULL::timestamp]",
+                "ARRAY[now()::timestamp]",
+            ],
+        ),
+        ("audit log: last entry", audit_log::LAST_ENTRY, vec![]),
         // The request path before any read-model query: the session, the directory, the
         // message's own events.
         (

@@ -16,8 +16,8 @@ pub use verify::{verify, TableDiff, VerifyReport};
 use sqlx::{Connection, PgConnection};
 
 use crate::error::ProjectorError;
-use crate::locks;
-use crate::projection::Projection;
+use crate::runtime::locks;
+use read_side::Projection;
 
 /// Where a long replay has got to, for a progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

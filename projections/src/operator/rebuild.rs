@@ -4,13 +4,13 @@ use events::LogPosition;
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::error::ProjectorError;
-use crate::locks;
-use crate::log::{self, END};
 use crate::operator::scratch::{Scratch, ZERO};
 use crate::operator::{lock_operator, unlock_operator, ReplayProgress};
-use crate::progress::progress_payload;
-use crate::projection::Projection;
-use crate::PROGRESS_CHANNEL;
+use crate::runtime::locks;
+use crate::runtime::log::{self, END};
+use read_side::progress_payload;
+use read_side::Projection;
+use read_side::PROGRESS_CHANNEL;
 
 /// What a rebuild did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +24,11 @@ pub struct RebuildReport {
 
 /// Rebuilds `projection` from position 0 and swaps the new tables in.
 ///
-/// The long replay runs in committed batches into `hs_rebuild_<name>` while the live tables keep
-/// serving and the live projector keeps applying. The swap is one short transaction: it takes
+/// The long replay runs in large committed batches into `hs_rebuild_<name>` while the live
+/// tables keep serving and the live projector keeps applying; the scratch tables' secondary
+/// indexes are dropped for the load and built once after it (with a larger
+/// `maintenance_work_mem`), and the session commits without waiting for the WAL flush (a crash
+/// loses only scratch rows, which a new rebuild starts over anyway). The swap is one short transaction: it takes
 /// the projection's apply lock (the live projector finishes its batch, then waits), applies the
 /// events the replay has not seen yet, moves the live tables out and the new ones in with
 /// `ALTER TABLE .. SET SCHEMA` (same names, constraints and indexes), stores the new checkpoint
@@ -51,16 +54,24 @@ async fn replay_and_swap(
     on_progress: &dyn Fn(ReplayProgress),
 ) -> Result<RebuildReport, ProjectorError> {
     log::ensure_checkpoint(conn, projection.name()).await?;
+    sqlx::query("SET synchronous_commit = off")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SET maintenance_work_mem = '256MB'")
+        .execute(&mut *conn)
+        .await?;
     let scratch = Scratch::create(conn, projection, "rebuild").await?;
-    let total = u64::try_from(log::count_after(conn, LogPosition::START, END).await?).unwrap_or(0);
+    let total = u64::try_from(log::count_after(conn, LogPosition::START).await?).unwrap_or(0);
     on_progress(ReplayProgress { done: 0, total });
-    let result = match scratch
-        .replay(conn, ZERO, END, batch_size, total, on_progress)
-        .await
-    {
-        Ok(replayed) => swap(conn, &scratch, replayed, batch_size).await,
-        Err(error) => Err(error),
-    };
+    let result = async {
+        let deferred = scratch.defer_indexes(conn).await?;
+        let replayed = scratch
+            .replay(conn, ZERO, END, batch_size, total, on_progress)
+            .await?;
+        scratch.create_indexes(conn, &deferred).await?;
+        swap(conn, &scratch, replayed, batch_size).await
+    }
+    .await;
     if result.is_err() {
         scratch.drop(conn).await.ok();
     }

@@ -2,12 +2,12 @@
 
 use sqlx::{Connection, PgConnection};
 
-use crate::batch::apply_events;
 use crate::error::ProjectorError;
-use crate::log::{self, Checkpoint};
 use crate::operator::ReplayProgress;
-use crate::projection::Projection;
+use crate::runtime::batch::apply_events;
+use crate::runtime::log::{self, Checkpoint};
 use events::LogPosition;
+use read_side::Projection;
 
 /// Before the first event.
 pub(super) const ZERO: Checkpoint = Checkpoint {
@@ -52,6 +52,48 @@ impl Scratch {
             .await?;
         tx.commit().await?;
         Ok(scratch)
+    }
+
+    /// Drops the scratch tables' secondary indexes (not primary keys or unique constraints,
+    /// which the fold itself relies on) and returns their definitions, to be created again by
+    /// [`Self::create_indexes`] once the long replay has loaded the rows: building an index
+    /// once over the whole table is much cheaper than keeping it up to date row by row.
+    pub async fn defer_indexes(
+        &self,
+        conn: &mut PgConnection,
+    ) -> Result<Vec<String>, ProjectorError> {
+        let indexes: Vec<(String, String)> = sqlx::query_as(
+            "SELECT format('%I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid)
+             FROM pg_index i
+             JOIN pg_class c ON c.oid = i.indexrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND NOT i.indisprimary AND NOT i.indisunique
+             ORDER BY c.relname",
+        )
+        .bind(&self.schema)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (name, _) in &indexes {
+            sqlx::query(&format!("DROP INDEX {name}"))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(indexes
+            .into_iter()
+            .map(|(_, definition)| definition)
+            .collect())
+    }
+
+    /// Creates the indexes [`Self::defer_indexes`] dropped.
+    pub async fn create_indexes(
+        &self,
+        conn: &mut PgConnection,
+        definitions: &[String],
+    ) -> Result<(), ProjectorError> {
+        for definition in definitions {
+            sqlx::query(definition).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 
     /// Drops the schema and everything in it.

@@ -5,8 +5,8 @@ use events::LogPosition;
 use sqlx::PgPool;
 
 use crate::error::ProjectorError;
-use crate::event::parse_xid;
-use crate::locks;
+use crate::runtime::locks;
+use read_side::parse_xid;
 
 /// One projection's state.
 #[derive(Debug, Clone, PartialEq, Eq)]

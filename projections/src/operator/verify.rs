@@ -4,10 +4,10 @@ use events::LogPosition;
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::error::ProjectorError;
-use crate::log;
 use crate::operator::scratch::{Scratch, ZERO};
 use crate::operator::{lock_operator, unlock_operator, ReplayProgress};
-use crate::projection::Projection;
+use crate::runtime::log;
+use read_side::Projection;
 
 /// How one table differs between the live copy and the replayed one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +92,11 @@ async fn compare_after_replay(
     on_progress: &dyn Fn(ReplayProgress),
 ) -> Result<VerifyReport, ProjectorError> {
     let name = scratch.projection.name();
+    // The comparison needs no secondary index; the replay is faster without them.
+    scratch.defer_indexes(conn).await?;
+    sqlx::query("SET synchronous_commit = off")
+        .execute(&mut *conn)
+        .await?;
     let start = log::read_checkpoint(conn, name).await?;
     let total = u64::try_from(start.events_applied).unwrap_or(0);
     on_progress(ReplayProgress { done: 0, total });

@@ -16,8 +16,7 @@ pub async fn connect(pool: &PgPool) -> Result<PgConnection> {
     Ok(PgConnection::connect_with(&pool.connect_options()).await?)
 }
 
-/// Applies batches of `projection` until none is final yet; returns the events applied. (A
-/// transaction open anywhere in the cluster, another test's too, holds the horizon back.)
+/// Applies batches of `projection` until none is final yet; returns the events applied.
 pub async fn apply_available(pool: &PgPool, projection: Projection) -> Result<usize> {
     let mut conn = connect(pool).await?;
     let mut total = 0;
@@ -58,10 +57,6 @@ pub async fn catch_up(pool: &PgPool, projection: Projection) -> Result<usize> {
     }
 }
 
-/// Serializes the tests that hold a transaction open for long (it holds back every projector
-/// in the cluster, those of the other tests of this binary too).
-pub static LONG_TRANSACTIONS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// Catches up every projection.
 pub async fn catch_up_all(pool: &PgPool) -> Result<()> {
     for projection in Projection::ALL {
@@ -74,6 +69,7 @@ pub async fn catch_up_all(pool: &PgPool) -> Result<()> {
 pub fn quick_settings() -> ProjectorSettings {
     ProjectorSettings {
         batch_size: 5,
+        replay_batch_size: 7,
         poll_interval: Duration::from_millis(100),
         standby_retry: Duration::from_millis(100),
         max_backoff: Duration::from_millis(300),

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use http_edge::{ApiError, ApiJson, Caller};
-use projections::Projection;
+use read_side::Projection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;

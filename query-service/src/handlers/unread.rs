@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use http_edge::{ApiError, ApiJson, Caller};
-use projections::Projection;
+use read_side::Projection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -18,8 +18,13 @@ pub async fn indexed_plans(
         client
             .batch_execute(&format!("SET plan_cache_mode = {mode}"))
             .await?;
+        let args = if args.is_empty() {
+            String::new()
+        } else {
+            format!("({})", args.join(", "))
+        };
         let rows = client
-            .query(&format!("EXPLAIN EXECUTE q{n}({})", args.join(", ")), &[])
+            .query(&format!("EXPLAIN EXECUTE q{n}{args}"), &[])
             .await?;
         let lines: Vec<String> = rows
             .iter()

@@ -131,8 +131,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run => run(pool, settings).await,
         Command::Status => status(&pool).await,
-        Command::Rebuild(select) => rebuild(&pool, &select, settings.batch_size).await,
-        Command::Verify(select) => verify(&pool, &select.into(), settings.batch_size).await,
+        Command::Rebuild(select) => rebuild(&pool, &select, settings.replay_batch_size).await,
+        Command::Verify(select) => verify(&pool, &select.into(), settings.replay_batch_size).await,
     }
 }
 

@@ -10,14 +10,13 @@ use sqlx::{Connection, PgConnection};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::apply_next_batch;
+use super::batch::apply_next_batch;
+use super::locks;
+use super::log;
+use super::stats::RuntimeStats;
 use crate::error::ProjectorError;
-use crate::locks;
-use crate::log;
-use crate::progress::Checkpoints;
-use crate::projection::Projection;
-use crate::runtime::RuntimeStats;
 use crate::settings::ProjectorSettings;
+use read_side::{Checkpoints, Projection};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// First pause before looking again when committed events wait behind an open transaction;

@@ -1,6 +1,12 @@
 //! The projector runtime: one [`Runner`] per projection and the wake-up fan-out.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) mod batch;
+pub(crate) mod locks;
+pub mod log;
+mod runner;
+mod stats;
+mod waker;
+
 use std::sync::Arc;
 
 use sqlx::PgPool;
@@ -8,45 +14,12 @@ use tokio::sync::{watch, Notify};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::progress::Checkpoints;
-use crate::projection::Projection;
-use crate::runner::Runner;
+use read_side::{Checkpoints, Projection};
+
 use crate::settings::ProjectorSettings;
-use crate::waker::Waker;
-
-/// What this process's projector has done, per projection (for health checks and tests).
-#[derive(Debug, Default)]
-pub struct RuntimeStats {
-    applied: [AtomicU64; Projection::ALL.len()],
-    leading: [AtomicBool; Projection::ALL.len()],
-}
-
-fn slot(projection: Projection) -> usize {
-    Projection::ALL
-        .iter()
-        .position(|p| *p == projection)
-        .unwrap_or(0)
-}
-
-impl RuntimeStats {
-    /// Events this process has applied to `projection`.
-    pub fn events_applied(&self, projection: Projection) -> u64 {
-        self.applied[slot(projection)].load(Ordering::Relaxed)
-    }
-
-    /// Whether this process is the active (leading) projector of `projection`.
-    pub fn is_leader(&self, projection: Projection) -> bool {
-        self.leading[slot(projection)].load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn add_applied(&self, projection: Projection, n: usize) {
-        self.applied[slot(projection)].fetch_add(n as u64, Ordering::Relaxed);
-    }
-
-    pub(crate) fn set_leader(&self, projection: Projection, leading: bool) {
-        self.leading[slot(projection)].store(leading, Ordering::Relaxed);
-    }
-}
+use runner::Runner;
+pub use stats::RuntimeStats;
+use waker::Waker;
 
 /// Runs the projections of this process. Build it, hand out [`ProjectorRuntime::progress`],
 /// then [`ProjectorRuntime::spawn`] (or `run`) it until the shutdown token is cancelled.

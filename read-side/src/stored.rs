@@ -5,7 +5,7 @@ use events::{LogPosition, MessageEvent, AGGREGATE_TYPE};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use crate::error::ProjectorError;
+use crate::error::LogError;
 
 /// Event versions this projector reads (an older one would be upcast here, never rewritten).
 const READABLE_VERSIONS: &[&str] = &["1.0"];
@@ -28,14 +28,14 @@ pub struct StoredEvent {
 }
 
 /// Parses an `xid8` read as text.
-pub(crate) fn parse_xid(text: &str) -> Result<u64, ProjectorError> {
+pub fn parse_xid(text: &str) -> Result<u64, LogError> {
     text.parse()
-        .map_err(|_| ProjectorError::BadTransactionId(text.to_owned()))
+        .map_err(|_| LogError::BadTransactionId(text.to_owned()))
 }
 
 impl StoredEvent {
     /// Reads a row selected with the columns of [`crate::log`]'s queries.
-    pub(crate) fn from_row(row: &PgRow) -> Result<Self, ProjectorError> {
+    pub fn from_row(row: &PgRow) -> Result<Self, LogError> {
         let xid: String = row.try_get("xid")?;
         Ok(Self {
             position: LogPosition {
@@ -54,8 +54,8 @@ impl StoredEvent {
         })
     }
 
-    fn unreadable(&self, reason: impl Into<String>) -> ProjectorError {
-        ProjectorError::UnreadableEvent {
+    fn unreadable(&self, reason: impl Into<String>) -> LogError {
+        LogError::UnreadableEvent {
             position: self.position,
             event_type: self.event_type.clone(),
             event_version: self.event_version.clone(),
@@ -66,7 +66,7 @@ impl StoredEvent {
     /// The domain event, or `None` for another aggregate type (which no projection reads).
     /// An unknown version or a payload that does not match its type is an error: the projector
     /// stops there rather than skip it.
-    pub fn message_event(&self) -> Result<Option<MessageEvent>, ProjectorError> {
+    pub fn message_event(&self) -> Result<Option<MessageEvent>, LogError> {
         if self.aggregate_type != AGGREGATE_TYPE {
             return Ok(None);
         }

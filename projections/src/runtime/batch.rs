@@ -1,15 +1,13 @@
 //! One batch: read the next events, apply them and move the checkpoint, in one transaction.
 
 use events::LogPosition;
+use read_side::{progress_payload, Projection, StoredEvent, PROGRESS_CHANNEL};
 use sqlx::{Connection, PgConnection};
 
+use super::locks;
+use super::log::{self, Checkpoint};
 use crate::error::ProjectorError;
-use crate::event::StoredEvent;
-use crate::locks;
-use crate::log::{self, Checkpoint};
-use crate::progress::progress_payload;
-use crate::projection::Projection;
-use crate::PROGRESS_CHANNEL;
+use crate::read_models;
 
 /// What a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +19,7 @@ pub struct BatchOutcome {
     /// Events applied to this projection since position 0.
     pub events_applied: i64,
     /// Whether committed events remain that are not final yet (a transaction with an older id
-    /// is still open somewhere in the cluster), so that trying again soon is worthwhile.
+    /// is still appending), so that trying again soon is worthwhile.
     pub held_back: bool,
 }
 
@@ -90,8 +88,9 @@ fn record_apply_latency(projection: &'static str, events: &[StoredEvent]) {
     }
 }
 
-/// Applies `events` in order on the connection's current transaction and `search_path`;
-/// returns the checkpoint after the last one, or `None` when there were none.
+/// Applies `events` (in commit order) on the connection's current transaction and
+/// `search_path`, as one set-based change per table; returns the checkpoint after the last one,
+/// or `None` when there were none.
 pub(crate) async fn apply_events(
     conn: &mut PgConnection,
     projection: Projection,
@@ -101,9 +100,7 @@ pub(crate) async fn apply_events(
     let Some(last) = events.last() else {
         return Ok(None);
     };
-    for event in events {
-        projection.apply(conn, event).await?;
-    }
+    read_models::apply(conn, projection, events).await?;
     Ok(Some(Checkpoint {
         position: last.position,
         events_applied: before.events_applied + i64::try_from(events.len()).unwrap_or(i64::MAX),

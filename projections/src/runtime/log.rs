@@ -3,17 +3,23 @@
 use events::LogPosition;
 use sqlx::PgConnection;
 
+use read_side::{parse_xid, StoredEvent};
+
 use crate::error::ProjectorError;
-use crate::event::{parse_xid, StoredEvent};
 
 /// The greatest position (no upper bound).
-pub(crate) const END: LogPosition = LogPosition {
+pub const END: LogPosition = LogPosition {
     transaction_id: u64::MAX,
     global_position: i64::MAX,
 };
 
+/// The append horizon (`events_horizon()`, defined by the migrations): every event of a
+/// transaction id below it is final. Only transactions that append events hold it back; see
+/// `docs/projector.md`. Run it as a statement of its own, *before* the read it bounds.
+pub const HORIZON: &str = "SELECT events_horizon()::text";
+
 /// The batch read: up to `$5` events after `($1, $2)` and at or before `($3, $4)`, in commit
-/// order, below the horizon. The planner walks `events_commit_order_idx` from `($1, $2)` and
+/// order, below the horizon `$6`. The planner walks `events_commit_order_idx` from `($1, $2)` and
 /// stops after `$5` rows, whatever the log's size.
 pub const READ_AFTER: &str = "SELECT transaction_id::text AS xid, global_position, aggregate_type,
         aggregate_id, sequence, event_type, event_version, payload, metadata, event_id,
@@ -21,7 +27,7 @@ pub const READ_AFTER: &str = "SELECT transaction_id::text AS xid, global_positio
     FROM events
     WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
       AND (transaction_id, global_position) <= ($3::text::xid8, $4)
-      AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      AND transaction_id < $6::text::xid8
     ORDER BY transaction_id, global_position
     LIMIT $5";
 
@@ -34,42 +40,51 @@ pub const ANY_AFTER: &str = "SELECT 1 FROM events
     ORDER BY transaction_id, global_position
     LIMIT 1";
 
+/// The append horizon now: no event with a lower transaction id can still appear.
+pub async fn horizon(conn: &mut PgConnection) -> Result<u64, ProjectorError> {
+    let text: String = sqlx::query_scalar(HORIZON).fetch_one(&mut *conn).await?;
+    Ok(parse_xid(&text)?)
+}
+
 /// Up to `limit` events after `after` and at or before `up_to`, in commit order, and only those
-/// of transactions older than every transaction still running: everything below the snapshot's
-/// xmin has committed or aborted, so no event can later appear before the last one returned.
+/// of transactions below the append horizon: each of them has committed or aborted, so no event
+/// can later appear before the last one returned. The horizon is taken in a statement of its
+/// own first, so the read's snapshot (READ COMMITTED: a new one per statement) sees every
+/// transaction that had ended when the horizon was taken. (Under REPEATABLE READ, as in
+/// `verify`, the read must also be bounded by a checkpoint `up_to` that was final.)
 pub(crate) async fn read_after(
     conn: &mut PgConnection,
     after: LogPosition,
     up_to: LogPosition,
     limit: u32,
 ) -> Result<Vec<StoredEvent>, ProjectorError> {
+    let horizon = horizon(conn).await?;
     let rows = sqlx::query(READ_AFTER)
         .bind(after.transaction_id.to_string())
         .bind(after.global_position)
         .bind(up_to.transaction_id.to_string())
         .bind(up_to.global_position)
         .bind(i64::from(limit))
+        .bind(horizon.to_string())
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter().map(StoredEvent::from_row).collect()
+    Ok(rows
+        .iter()
+        .map(StoredEvent::from_row)
+        .collect::<Result<_, _>>()?)
 }
 
-/// How many events are final (below the horizon) after `after` and at or before `up_to`.
+/// How many events follow `after`, final or not (the size of a replay, for its progress bar).
 pub(crate) async fn count_after(
     conn: &mut PgConnection,
     after: LogPosition,
-    up_to: LogPosition,
 ) -> Result<i64, ProjectorError> {
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM events
-         WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-           AND (transaction_id, global_position) <= ($3::text::xid8, $4)
-           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())",
+         WHERE (transaction_id, global_position) > ($1::text::xid8, $2)",
     )
     .bind(after.transaction_id.to_string())
     .bind(after.global_position)
-    .bind(up_to.transaction_id.to_string())
-    .bind(up_to.global_position)
     .fetch_one(&mut *conn)
     .await?)
 }

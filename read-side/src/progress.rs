@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use events::LogPosition;
 use sqlx::PgExecutor;
 
-use crate::error::ProjectorError;
-use crate::event::parse_xid;
+use crate::error::LogError;
+use crate::stored::parse_xid;
 
 /// The checkpoint of each projection. Positions only move forward: [`Checkpoints::advance`]
 /// ignores an older position, so notifications from several sources can be merged in any order.
@@ -62,9 +62,7 @@ pub fn parse_progress(payload: &str) -> Option<(&str, LogPosition)> {
 }
 
 /// Every stored checkpoint.
-pub async fn load_checkpoints(
-    executor: impl PgExecutor<'_>,
-) -> Result<Checkpoints, ProjectorError> {
+pub async fn load_checkpoints(executor: impl PgExecutor<'_>) -> Result<Checkpoints, LogError> {
     let rows: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT projection, transaction_id::text, global_position FROM projection_checkpoints",
     )

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::EVENTS_CHANNEL;
+use read_side::EVENTS_CHANNEL;
 
 /// Fans every wake-up (in-process `Notify`, `LISTEN hs_events`) out to each runner. A runner's
 /// own `Notify` keeps a permit while it is busy, so no signal is lost between two catch-ups.

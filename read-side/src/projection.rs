@@ -1,13 +1,9 @@
-//! The projections: which tables each keeps and how it applies an event.
+//! The projections by name, and the tables each one keeps.
 
 use std::fmt;
 use std::str::FromStr;
 
-use sqlx::PgConnection;
-
-use crate::error::ProjectorError;
-use crate::event::StoredEvent;
-use crate::{audit_log, mailbox, messages};
+use crate::error::LogError;
 
 /// A read model kept by the projector, with its own checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -45,28 +41,6 @@ impl Projection {
             Projection::AuditLog => &["audit_log"],
         }
     }
-
-    /// Applies one event to the tables found on the connection's `search_path` (the live ones,
-    /// or a scratch copy during rebuild and verify).
-    pub(crate) async fn apply(
-        self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-    ) -> Result<(), ProjectorError> {
-        if self == Projection::AuditLog {
-            // The audit trail records every event as stored, decoded or not.
-            return audit_log::apply(conn, event).await;
-        }
-        let Some(event) = event.message_event()? else {
-            return Ok(());
-        };
-        match self {
-            Projection::Messages => messages::apply(conn, &event).await?,
-            Projection::Mailbox => mailbox::apply(conn, &event).await?,
-            Projection::AuditLog => {}
-        }
-        Ok(())
-    }
 }
 
 impl fmt::Display for Projection {
@@ -76,12 +50,12 @@ impl fmt::Display for Projection {
 }
 
 impl FromStr for Projection {
-    type Err = ProjectorError;
+    type Err = LogError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Projection::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| ProjectorError::UnknownProjection(s.to_owned()))
+            .ok_or_else(|| LogError::UnknownProjection(s.to_owned()))
     }
 }
