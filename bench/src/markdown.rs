@@ -75,14 +75,22 @@ pub fn render(report: &Report) -> String {
             )),
         );
     }
-    if let Some(l) = &report.projection_lag.value {
-        let _ = writeln!(
-            out,
-            "- projection lag (send 201 → visible in the recipient's inbox): p50 {:.1} ms, \
-             p99 {:.1} ms, max {:.1} ms over {} probes ({} timeouts), under {:.0} sends/s; \
-             raw: n/a",
-            l.p50_ms, l.p99_ms, l.max_ms, l.probes, l.timeouts, l.background_per_second
-        );
+    for run in &report.projection_lag {
+        if let Some(l) = &run.figure.value {
+            let _ = writeln!(
+                out,
+                "- projection lag, {} (send 201 → visible in the recipient's inbox): p50 {:.1} ms, \
+                 p99 {:.1} ms, max {:.1} ms over {} probes ({} timeouts), {:.0} background \
+                 sends/s done; raw: n/a",
+                run.condition,
+                l.p50_ms,
+                l.p99_ms,
+                l.max_ms,
+                l.probes,
+                l.timeouts,
+                l.background_per_second
+            );
+        }
     }
     if let Some(bytes) = report.gateway_peak_rss_bytes.value {
         let _ = writeln!(

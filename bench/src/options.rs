@@ -28,8 +28,11 @@ pub struct BenchOptions {
     pub step: Duration,
     /// Length of the projection-lag measurement.
     pub lag_duration: Duration,
-    /// Background sends per second during the projection-lag measurement.
+    /// Background sends per second during the projection-lag measurement (also measured with
+    /// a transaction left open in another database of the server).
     pub lag_send_rate: f64,
+    /// Background sends per second of the second, busier lag measurement.
+    pub lag_high_send_rate: f64,
     /// Concurrent lag probes (each a dedicated sender/recipient pair).
     pub lag_probes: usize,
     /// Longest wait for the server's snapshot horizon to pass the loaded log (see
@@ -65,6 +68,7 @@ impl BenchOptions {
             step: Duration::from_secs(5),
             lag_duration: Duration::from_secs(10),
             lag_send_rate: 50.0,
+            lag_high_send_rate: 500.0,
             lag_probes: 4,
             horizon_wait: Duration::from_secs(60),
             bin_dir,
@@ -88,6 +92,7 @@ impl BenchOptions {
             step: Duration::from_millis(700),
             lag_duration: Duration::from_secs(2),
             lag_send_rate: 10.0,
+            lag_high_send_rate: 40.0,
             lag_probes: 1,
             horizon_wait: Duration::from_secs(15),
             progress: false,
@@ -115,7 +120,11 @@ impl BenchOptions {
                 "client counts must be at least 1".into(),
             ));
         }
-        if self.step.is_zero() || self.lag_duration.is_zero() || self.lag_send_rate <= 0.0 {
+        if self.step.is_zero()
+            || self.lag_duration.is_zero()
+            || self.lag_send_rate <= 0.0
+            || self.lag_high_send_rate <= 0.0
+        {
             return Err(BenchError::Options(
                 "durations and rates must be positive".into(),
             ));

@@ -140,15 +140,13 @@ pub async fn wait_for_catch_up(pool: &PgPool, limit: Duration) -> BenchResult<bo
 }
 
 /// Waits (at most `limit`) until every transaction that wrote the loaded log is below the
-/// server's snapshot horizon, `pg_snapshot_xmin(pg_current_snapshot())`: projectors read only
-/// below it, and the horizon is server-wide, so a transaction left open in *another* database
-/// of the same server holds every projector back. Returns whether the horizon passed the log.
+/// append horizon (`events_horizon()`): projectors read only below it. Returns whether the
+/// horizon passed the log.
 pub async fn wait_for_horizon(pool: &PgPool, limit: Duration) -> BenchResult<bool> {
     let started = Instant::now();
     loop {
         let passed: Option<bool> = sqlx::query_scalar(
-            "SELECT coalesce(pg_snapshot_xmin(pg_current_snapshot())
-                             > (SELECT max(transaction_id) FROM events), true)",
+            "SELECT coalesce(events_horizon() > (SELECT max(transaction_id) FROM events), true)",
         )
         .fetch_one(pool)
         .await?;

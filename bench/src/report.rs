@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::measurement::Measurement;
 use crate::replay::ReplayFigure;
-use crate::scenarios::lag::LagFigure;
+use crate::scenarios::lag::LagRun;
 
 /// A figure that was measured, or why it could not be.
 #[derive(Debug, Clone, Serialize)]
@@ -138,7 +138,8 @@ pub struct Report {
     pub raw_replay: Outcome<ReplayFigure>,
     pub sends: Vec<Comparison>,
     pub queries: Vec<Comparison>,
-    pub projection_lag: Outcome<LagFigure>,
+    /// The lag at the usual send rate, at a higher one, and with a writer idle elsewhere.
+    pub projection_lag: Vec<LagRun>,
     /// VmHWM of the gateway process at the end of the run.
     pub gateway_peak_rss_bytes: Outcome<u64>,
     /// VmRSS of the gateway after each phase (where the memory went).

@@ -16,7 +16,7 @@ use crate::progress::Progress;
 use crate::replay;
 use crate::report::Outcome;
 use crate::runner::StepTiming;
-use crate::scenarios::lag::{measure_lag, LagFigure, LagPlan};
+use crate::scenarios::lag::{measure_lag, LagPlan, LagRun};
 use crate::scenarios::queries::{check_available, measure_query, Probe, QueryKind};
 use crate::scenarios::{login_all, sends};
 
@@ -24,7 +24,7 @@ use crate::scenarios::{login_all, sends};
 pub struct ServiceFigures {
     pub sends: Vec<(usize, Measurement)>,
     pub queries: Vec<(QueryKind, usize, Result<Measurement, String>)>,
-    pub lag: Outcome<LagFigure>,
+    pub lag: Vec<LagRun>,
     pub peak_rss: Outcome<u64>,
     pub rss: Vec<(String, u64)>,
 }
@@ -70,7 +70,7 @@ pub async fn measure_service(
 struct Steps {
     sends: Vec<(usize, Measurement)>,
     queries: Vec<(QueryKind, usize, Result<Measurement, String>)>,
-    lag: Outcome<LagFigure>,
+    lag: Vec<LagRun>,
     /// The gateway's resident memory after each phase.
     rss: Vec<(String, u64)>,
 }
@@ -130,21 +130,57 @@ async fn service_steps(
     sqlx::raw_sql("ANALYZE").execute(pool).await?;
     let query_figures = measure_queries(options, &readers, probes, timing, progress).await;
     sample("after the queries");
-    let bar = progress.timed("projection lag");
-    let plan = LagPlan {
-        duration: options.lag_duration,
-        send_rate: options.lag_send_rate,
-        probes: options.lag_probes,
-    };
-    let lag = measure_lag(gateway.port, &senders, population, plan, &bar).await?;
-    bar.finish_and_clear();
+    let mut lag = Vec::new();
+    let conditions = [
+        (options.lag_send_rate, false),
+        (options.lag_high_send_rate, false),
+        (options.lag_send_rate, true),
+    ];
+    for (send_rate, idle_writer) in conditions {
+        let mut condition = format!("{send_rate:.0} sends/s");
+        // A transaction that has written (it holds a transaction id) and idles in another
+        // database of the server: it must not hold the projections back.
+        let writer = if idle_writer {
+            condition.push_str(", a writer idle in transaction in another database");
+            Some(idle_writer_elsewhere(pool).await?)
+        } else {
+            None
+        };
+        let bar = progress.timed(&format!("projection lag, {condition}"));
+        let plan = LagPlan {
+            duration: options.lag_duration,
+            send_rate,
+            probes: options.lag_probes,
+        };
+        let figure = measure_lag(gateway.port, &senders, population, plan, &bar).await?;
+        bar.finish_and_clear();
+        if let Some(writer) = writer {
+            sqlx::Connection::close(writer).await?;
+        }
+        lag.push(LagRun {
+            condition,
+            send_rate,
+            figure: Outcome::from_result(figure),
+        });
+    }
     sample("after the lag measurement");
     Ok(Steps {
         sends: send_figures,
         queries: query_figures,
-        lag: Outcome::from_result(lag),
+        lag,
         rss,
     })
+}
+
+/// A connection to the server's `postgres` database holding a transaction with an id open.
+async fn idle_writer_elsewhere(pool: &sqlx::PgPool) -> BenchResult<sqlx::PgConnection> {
+    let options = pool.connect_options().as_ref().clone().database("postgres");
+    let mut conn: sqlx::PgConnection = sqlx::Connection::connect_with(&options).await?;
+    sqlx::query("BEGIN").execute(&mut conn).await?;
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut conn)
+        .await?;
+    Ok(conn)
 }
 
 async fn measure_queries(

@@ -175,27 +175,31 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
-    match &report.projection_lag.value {
-        Some(l) => {
-            let _ = writeln!(
-                out,
-                "lag      send 201 -> visible in inbox: p50 {} ms, p95 {} ms, p99 {} ms, max {} ms \
-                 over {} probes ({} timeouts) under {} background sends/s; raw: n/a",
-                number(l.p50_ms),
-                number(l.p95_ms),
-                number(l.p99_ms),
-                number(l.max_ms),
-                l.probes,
-                l.timeouts,
-                number(l.background_per_second)
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "lag      not measured: {}",
-                report.projection_lag.unavailable.as_deref().unwrap_or("-")
-            );
+    for run in &report.projection_lag {
+        match &run.figure.value {
+            Some(l) => {
+                let _ = writeln!(
+                    out,
+                    "lag      {}: send 201 -> visible in inbox: p50 {} ms, p95 {} ms, p99 {} ms, \
+                     max {} ms over {} probes ({} timeouts), {} background sends/s done; raw: n/a",
+                    run.condition,
+                    number(l.p50_ms),
+                    number(l.p95_ms),
+                    number(l.p99_ms),
+                    number(l.max_ms),
+                    l.probes,
+                    l.timeouts,
+                    number(l.background_per_second)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "lag      {}: not measured: {}",
+                    run.condition,
+                    run.figure.unavailable.as_deref().unwrap_or("-")
+                );
+            }
         }
     }
     match &report.gateway_peak_rss_bytes.value {

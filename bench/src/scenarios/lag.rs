@@ -54,6 +54,23 @@ pub struct LagPlan {
     pub probes: usize,
 }
 
+/// One lag measurement and the condition it ran under.
+#[derive(Debug, Clone, Serialize)]
+pub struct LagRun {
+    /// What else was going on (`"50 sends/s"`, `"… with a writer idle in another database"`).
+    pub condition: String,
+    /// The background send rate asked for.
+    pub send_rate: f64,
+    pub figure: crate::report::Outcome<LagFigure>,
+}
+
+impl LagPlan {
+    /// Background clients: one per 50 sends/s asked for, at least four.
+    fn clients(&self) -> usize {
+        ((self.send_rate / 50.0).ceil() as usize).max(4)
+    }
+}
+
 /// Measures the lag; `Ok(Err(reason))` when the inbox cannot be read at all.
 pub async fn measure_lag(
     port: u16,
@@ -128,14 +145,20 @@ pub async fn measure_lag(
     }))
 }
 
-/// Up to four clients sending at `plan.send_rate` in total until `end`; returns the 201s.
+/// Clients (see [`LagPlan::clients`]) sending at `plan.send_rate` in total until `end`;
+/// returns the 201s.
 async fn background_load(
     senders: &[Arc<Session>],
     population: &Population,
     plan: LagPlan,
     end: Instant,
 ) -> u64 {
-    let clients: Vec<(usize, Arc<Session>)> = senders.iter().take(4).cloned().enumerate().collect();
+    let clients: Vec<(usize, Arc<Session>)> = senders
+        .iter()
+        .take(plan.clients())
+        .cloned()
+        .enumerate()
+        .collect();
     if clients.is_empty() {
         return 0;
     }
