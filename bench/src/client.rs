@@ -30,6 +30,9 @@ struct LoginAnswer {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SendReceipt {
     pub message_id: uuid::Uuid,
+    /// The answer's `X-Consistency-Token` header.
+    #[serde(skip)]
+    pub token: Option<String>,
 }
 
 /// An HTTP client for `127.0.0.1:port`, with no proxy and a cookie jar.
@@ -92,6 +95,11 @@ impl Session {
             .await
             .map_err(|e| format!("send failed: {e}"))?;
         let status = answer.status();
+        let token = answer
+            .headers()
+            .get("x-consistency-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = answer
             .bytes()
             .await
@@ -102,14 +110,29 @@ impl Session {
                 prefix(&String::from_utf8_lossy(&body))
             ));
         }
-        serde_json::from_slice(&body).map_err(|e| format!("send answer: {e}"))
+        let mut receipt: SendReceipt =
+            serde_json::from_slice(&body).map_err(|e| format!("send answer: {e}"))?;
+        receipt.token = token;
+        Ok(receipt)
     }
 
     /// `GET path` (path and query); the status and the whole body.
     pub async fn get(&self, path: &str) -> Result<(StatusCode, Vec<u8>), String> {
-        let answer = self
-            .client
-            .get(format!("{}{path}", self.base))
+        self.get_after(path, None).await
+    }
+
+    /// `GET path` with `X-Consistency-Token: token` when given (the server answers once the
+    /// projections the query reads have passed it).
+    pub async fn get_after(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<(StatusCode, Vec<u8>), String> {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header("X-Consistency-Token", token);
+        }
+        let answer = request
             .send()
             .await
             .map_err(|e| format!("GET {path} failed: {e}"))?;

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 pub type AfterCommit = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// The channel the projector `LISTEN`s on.
-pub const EVENTS_CHANNEL: &str = "hs_events";
+pub use read_side::EVENTS_CHANNEL;
 
 /// Tells whoever projects the log that new events were committed.
 #[derive(Clone, Default)]
@@ -42,8 +42,9 @@ impl CommitSignal {
         tokio::spawn(async move {
             loop {
                 wake.notified().await;
-                if let Err(err) = sqlx::query("SELECT pg_notify($1, '')")
+                if let Err(err) = sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(EVENTS_CHANNEL)
+                    .bind(read_side::process_mark())
                     .execute(&pool)
                     .await
                 {

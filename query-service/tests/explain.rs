@@ -126,6 +126,13 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             projections::log::READ_AFTER,
             vec!["'0'", "0", xid_max, position_max, "500", xid_max],
         ),
+        // (`log::CHECKPOINT_AND_HORIZON` reads only `projection_checkpoints`, one row per
+        // projection, and `pg_locks`: nothing that grows with the log.)
+        (
+            "log: save, announce, any after",
+            projections::log::SAVE_AND_ANNOUNCE,
+            vec!["'mailbox'", "'0'", "0", "0", "'hs_progress'", "'x'"],
+        ),
         // The projector's set-based writes of a batch (their reads and joins).
         (
             "mailbox: rows before the batch",

@@ -16,6 +16,14 @@ pub use projection::Projection;
 pub use stored::{parse_xid, StoredEvent};
 
 /// The channel the command side notifies (debounced, after commit) when it appended events.
+/// The payload is the sending process's [`process_mark`].
 pub const EVENTS_CHANNEL: &str = "hs_events";
+
+/// A random mark of this process, sent as the payload of its `NOTIFY hs_events`: a projector in
+/// the same process, already woken in-process by the same commit, ignores its own echo.
+pub fn process_mark() -> &'static str {
+    static MARK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MARK.get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
+}
 /// The channel a projector notifies after each committed batch: payload `<projection> <token>`.
 pub const PROGRESS_CHANNEL: &str = "hs_progress";

@@ -43,8 +43,8 @@ pub async fn apply_next_batch(
         .bind(name)
         .execute(&mut *tx)
         .await?;
-    let before = log::read_checkpoint(&mut tx, name).await?;
-    let events = log::read_after(&mut tx, before.position, log::END, batch_size).await?;
+    let (before, horizon) = log::read_checkpoint_and_horizon(&mut tx, name).await?;
+    let events = log::read_below(&mut tx, before.position, log::END, batch_size, horizon).await?;
     let Some(after) = apply_events(&mut tx, projection, before, &events).await? else {
         let held_back = log::any_after(&mut tx, before.position).await?;
         tx.commit().await?;
@@ -55,14 +55,15 @@ pub async fn apply_next_batch(
             held_back,
         });
     };
-    let held_back =
-        events.len() < batch_size as usize && log::any_after(&mut tx, after.position).await?;
-    log::write_checkpoint(&mut tx, name, after).await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(PROGRESS_CHANNEL)
-        .bind(progress_payload(name, after.position))
-        .execute(&mut *tx)
-        .await?;
+    let more = log::save_and_announce(
+        &mut tx,
+        name,
+        after,
+        PROGRESS_CHANNEL,
+        &progress_payload(name, after.position),
+    )
+    .await?;
+    let held_back = events.len() < batch_size as usize && more;
     tx.commit().await?;
     record_apply_latency(name, &events);
     Ok(BatchOutcome {

@@ -46,6 +46,73 @@ pub async fn horizon(conn: &mut PgConnection) -> Result<u64, ProjectorError> {
     Ok(parse_xid(&text)?)
 }
 
+/// The stored checkpoint of `$1` and the append horizon, in one statement (the horizon's own
+/// snapshot is this statement's; the log must be read in a later one).
+pub const CHECKPOINT_AND_HORIZON: &str = "SELECT transaction_id::text, global_position,
+        events_applied, events_horizon()::text
+    FROM projection_checkpoints WHERE projection = $1";
+
+/// Stores the checkpoint of `$1`, sends `NOTIFY $5, $6`, and says whether any event (final or
+/// not) follows the new checkpoint: one round trip at the end of every batch.
+pub const SAVE_AND_ANNOUNCE: &str = "WITH saved AS (
+        UPDATE projection_checkpoints
+        SET transaction_id = $2::text::xid8, global_position = $3, events_applied = $4,
+            updated_at = now()
+        WHERE projection = $1
+        RETURNING transaction_id, global_position
+    )
+    SELECT pg_notify($5, $6)::text AS told,
+           EXISTS (SELECT 1 FROM (
+               SELECT 1 FROM events e
+               WHERE (e.transaction_id, e.global_position)
+                     > (saved.transaction_id, saved.global_position)
+               ORDER BY e.transaction_id, e.global_position
+               LIMIT 1) next) AS more
+    FROM saved";
+
+/// The checkpoint of `projection` and the horizon the next read is bounded by.
+pub(crate) async fn read_checkpoint_and_horizon(
+    conn: &mut PgConnection,
+    projection: &str,
+) -> Result<(Checkpoint, u64), ProjectorError> {
+    let row: Option<(String, i64, i64, String)> = sqlx::query_as(CHECKPOINT_AND_HORIZON)
+        .bind(projection)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (xid, global_position, events_applied, horizon) =
+        row.ok_or_else(|| ProjectorError::MissingCheckpoint(projection.to_owned()))?;
+    let checkpoint = Checkpoint {
+        position: LogPosition {
+            transaction_id: parse_xid(&xid)?,
+            global_position,
+        },
+        events_applied,
+    };
+    Ok((checkpoint, parse_xid(&horizon)?))
+}
+
+/// Stores `checkpoint` for `projection`, notifies `channel` with `payload` (both take effect at
+/// commit), and returns whether any committed event follows the checkpoint, final or not.
+pub(crate) async fn save_and_announce(
+    conn: &mut PgConnection,
+    projection: &str,
+    checkpoint: Checkpoint,
+    channel: &str,
+    payload: &str,
+) -> Result<bool, ProjectorError> {
+    let row: Option<(String, bool)> = sqlx::query_as(SAVE_AND_ANNOUNCE)
+        .bind(projection)
+        .bind(checkpoint.position.transaction_id.to_string())
+        .bind(checkpoint.position.global_position)
+        .bind(checkpoint.events_applied)
+        .bind(channel)
+        .bind(payload)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (_, more) = row.ok_or_else(|| ProjectorError::MissingCheckpoint(projection.to_owned()))?;
+    Ok(more)
+}
+
 /// Up to `limit` events after `after` and at or before `up_to`, in commit order, and only those
 /// of transactions below the append horizon: each of them has committed or aborted, so no event
 /// can later appear before the last one returned. The horizon is taken in a statement of its
@@ -59,6 +126,18 @@ pub(crate) async fn read_after(
     limit: u32,
 ) -> Result<Vec<StoredEvent>, ProjectorError> {
     let horizon = horizon(conn).await?;
+    read_below(conn, after, up_to, limit, horizon).await
+}
+
+/// Up to `limit` events after `after` and at or before `up_to`, in commit order, below
+/// `horizon` (taken by an earlier statement).
+pub(crate) async fn read_below(
+    conn: &mut PgConnection,
+    after: LogPosition,
+    up_to: LogPosition,
+    limit: u32,
+    horizon: u64,
+) -> Result<Vec<StoredEvent>, ProjectorError> {
     let rows = sqlx::query(READ_AFTER)
         .bind(after.transaction_id.to_string())
         .bind(after.global_position)

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use read_side::EVENTS_CHANNEL;
+use read_side::{process_mark, EVENTS_CHANNEL};
 
 /// Fans every wake-up (in-process `Notify`, `LISTEN hs_events`) out to each runner. A runner's
 /// own `Notify` keeps a permit while it is busy, so no signal is lost between two catch-ups.
@@ -23,6 +23,7 @@ pub(crate) struct Waker {
 
 enum Signal {
     Wake,
+    Echo,
     ListenerLost,
     Stop,
 }
@@ -56,6 +57,11 @@ impl Waker {
                 match listener.as_mut() {
                     // `Ok(None)`: the connection was lost and re-established.
                     Some(l) => match l.try_recv().await {
+                        // This process's own commit, whose in-process signal has already woken
+                        // the runners: waking them again would only run an empty batch.
+                        Ok(Some(n)) if self.external.is_some() && n.payload() == process_mark() => {
+                            Signal::Echo
+                        }
                         Ok(_) => Signal::Wake,
                         Err(_) => Signal::ListenerLost,
                     },
@@ -72,6 +78,7 @@ impl Waker {
             };
             match signal {
                 Signal::Wake => self.wake_all(),
+                Signal::Echo => {}
                 Signal::ListenerLost => listener = None,
                 Signal::Stop => return,
             }

@@ -34,8 +34,12 @@ pub async fn indexed_plans(
         if std::env::var_os("SHOW_PLANS").is_some() {
             eprintln!("--- {name} ({mode})\n{plan}");
         }
+        // `projection_checkpoints` holds one row per projection: scanning it costs the same at
+        // any size of the log.
         assert!(
-            !plan.contains("Seq Scan"),
+            !plan
+                .lines()
+                .any(|l| l.contains("Seq Scan") && !l.contains("on projection_checkpoints")),
             "{name} ({mode}) scans sequentially:\n{plan}"
         );
         assert!(
