@@ -1,10 +1,8 @@
 //! The hash chain: `hash(n) = SHA-256(hash(n-1) ‖ canonical(event n))`, from [`GENESIS`].
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use events::LogPosition;
+use chrono::SecondsFormat;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 /// A link of the chain.
 pub type ChainHash = [u8; 32];
@@ -12,48 +10,14 @@ pub type ChainHash = [u8; 32];
 /// The hash before the first entry.
 pub const GENESIS: ChainHash = [0; 32];
 
-/// An event row as the log stores it: everything the chain covers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoggedEvent {
-    pub position: LogPosition,
-    pub event_id: Uuid,
-    pub aggregate_type: String,
-    pub aggregate_id: String,
-    pub sequence: i64,
-    pub event_type: String,
-    pub event_version: String,
-    pub payload: Value,
-    pub metadata: Value,
-    pub recorded_at: DateTime<Utc>,
-}
+/// An event row as the log stores it: everything the chain covers (one definition, shared with
+/// the projector: `read_side::StoredEvent`).
+pub use read_side::StoredEvent as LoggedEvent;
 
 /// The SQL columns [`LoggedEvent::from_row`] reads (select them from `events`).
 pub const LOGGED_EVENT_COLUMNS: &str = "transaction_id::text AS xid, global_position, event_id, \
      aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, \
      recorded_at";
-
-impl LoggedEvent {
-    /// Reads a row selected with [`LOGGED_EVENT_COLUMNS`].
-    pub fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
-        use sqlx::Row;
-        let xid: String = row.try_get("xid")?;
-        Ok(Self {
-            position: LogPosition {
-                transaction_id: xid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                global_position: row.try_get("global_position")?,
-            },
-            event_id: row.try_get("event_id")?,
-            aggregate_type: row.try_get("aggregate_type")?,
-            aggregate_id: row.try_get("aggregate_id")?,
-            sequence: row.try_get("sequence")?,
-            event_type: row.try_get("event_type")?,
-            event_version: row.try_get("event_version")?,
-            payload: row.try_get("payload")?,
-            metadata: row.try_get("metadata")?,
-            recorded_at: row.try_get("recorded_at")?,
-        })
-    }
-}
 
 /// JSON with object keys sorted at every level and no insignificant whitespace, so the same
 /// value always gives the same bytes whatever order a JSON library or `jsonb` keeps.
@@ -128,7 +92,10 @@ pub fn hash_from_bytes(bytes: &[u8]) -> Option<ChainHash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
+    use events::LogPosition;
     use serde_json::json;
+    use uuid::Uuid;
 
     fn event(payload: Value) -> LoggedEvent {
         LoggedEvent {

@@ -105,6 +105,9 @@ pub struct Report {
 pub enum VerifyError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// An event row that cannot be read (a stored transaction id that is not a number).
+    #[error(transparent)]
+    Log(#[from] read_side::LogError),
     #[error("audit row at seq {0} has a malformed hash")]
     MalformedHash(i64),
 }

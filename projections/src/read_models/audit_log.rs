@@ -2,28 +2,13 @@
 //! one by `audit::link` (the projector computes the chain; the command path is not serialized
 //! by it).
 
-use audit::chain::{hash_from_bytes, LoggedEvent, GENESIS};
+use audit::chain::{hash_from_bytes, GENESIS};
 use audit::{audit_entry, link};
 use sqlx::PgConnection;
 
 use read_side::StoredEvent;
 
 use crate::error::ProjectorError;
-
-fn logged(event: &StoredEvent) -> LoggedEvent {
-    LoggedEvent {
-        position: event.position,
-        event_id: event.event_id,
-        aggregate_type: event.aggregate_type.clone(),
-        aggregate_id: event.aggregate_id.clone(),
-        sequence: event.sequence,
-        event_type: event.event_type.clone(),
-        event_version: event.event_version.clone(),
-        payload: event.payload.clone(),
-        metadata: event.metadata.clone(),
-        recorded_at: event.recorded_at,
-    }
-}
 
 /// Appends the entries of `events`, chained in order, to the log on the connection's
 /// `search_path`: the last entry is read once, the hashes are computed here, and every entry
@@ -66,9 +51,8 @@ pub(crate) async fn apply(
     let mut rows = Rows::with_capacity(events.len());
     for event in events {
         seq += 1;
-        let logged = logged(event);
-        let hash = link(&previous, &logged);
-        let entry = audit_entry(&logged);
+        let hash = link(&previous, event);
+        let entry = audit_entry(event);
         rows.seq.push(seq);
         rows.position.push(event.position.global_position);
         rows.transaction_id
