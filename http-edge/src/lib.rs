@@ -76,7 +76,8 @@ impl Edge {
     pub fn new(pool: sqlx::PgPool, settings: EdgeSettings) -> Self {
         let limiter = Arc::new(RateLimiter::new(settings.rate.clone()));
         Self {
-            sessions: SessionStore::new(pool, settings.session_ttl, settings.session_idle),
+            sessions: SessionStore::new(pool, settings.session_ttl, settings.session_idle)
+                .with_cache(settings.session_cache_size),
             login_throttle: Arc::new(LoginThrottle::default()),
             settings: Arc::new(settings),
             limiter,
