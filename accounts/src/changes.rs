@@ -1,42 +1,32 @@
-//! Account changes as PostgreSQL announces them, and the one listener per process that applies
-//! them to the in-process caches (sessions, users, approvals).
+//! Account changes as PostgreSQL announces them, and a process's caches of account data with
+//! what keeps them correct.
 //!
 //! Triggers on `sessions`, `users` and `patient_approvals` send `NOTIFY hs_accounts` when a change
-//! commits (migration `20261202200001_account_changes.sql`), whoever made it. The listener drops
-//! what each change touches from every cache of the process. While it is not connected, nobody
-//! can tell which changes were missed: every cache goes dark (emptied, and bypassed for the
-//! database) until the listener is back, and starts empty then. A quiet connection is pinged, so
-//! a connection that died silently is noticed within [`HEARTBEAT`] plus [`PING_TIMEOUT`].
+//! commits (migration `20261202200001_account_changes.sql`), whoever made it; the process's one
+//! [`crate::ChangeListener`] drops what each change touches from every cache of
+//! [`AccountCaches`]. A notification arrives a little after the commit, so a process that makes
+//! a change (a logout, an approval revoked) [propagates](AccountCaches::propagate) it before it
+//! answers: it forgets it at once itself, then sends a barrier behind it, which every listening
+//! process acknowledges after it applied everything before it.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::PgPool;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-/// The channel the triggers announce changes on.
+/// The channel the triggers announce changes on (and barriers and acknowledgements travel on).
 pub const CHANNEL: &str = "hs_accounts";
 
-/// The `application_name` of the listener's connection (to find it in `pg_stat_activity`).
+/// The `application_name` of every listener's connection (to count and find them in
+/// `pg_stat_activity`).
 pub const APPLICATION_NAME: &str = "hs-account-changes";
 
-/// How long the listener may hear nothing before it pings its connection.
-pub const HEARTBEAT: Duration = Duration::from_secs(5);
-
-/// How long a ping may take before the connection counts as lost.
-pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long one connection attempt may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Pauses between connection attempts: doubling from the first to the last.
-const RETRY_FIRST: Duration = Duration::from_millis(100);
-const RETRY_LAST: Duration = Duration::from_secs(5);
+/// The longest a writer waits for every listening process to confirm its change.
+pub const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What changed, as a notification's payload names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +83,31 @@ impl fmt::Display for AccountChange {
     }
 }
 
+/// A notification on [`CHANNEL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Notice {
+    Change(AccountChange),
+    /// A writer asks every listener to acknowledge once it applied everything before this.
+    Barrier(String),
+    /// A listener applied everything before this barrier.
+    Ack(String),
+}
+
+impl FromStr for Notice {
+    type Err = UnknownChange;
+
+    fn from_str(payload: &str) -> Result<Self, Self::Err> {
+        let id = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        if let Some(barrier) = payload.strip_prefix("barrier ").and_then(id) {
+            return Ok(Notice::Barrier(barrier));
+        }
+        if let Some(barrier) = payload.strip_prefix("ack ").and_then(id) {
+            return Ok(Notice::Ack(barrier));
+        }
+        payload.parse().map(Notice::Change)
+    }
+}
+
 /// An in-process cache of account data, kept correct by the changes it is told of.
 pub trait Invalidate: Send + Sync {
     /// Forgets what `change` touches.
@@ -104,185 +119,131 @@ pub trait Invalidate: Send + Sync {
     fn go_live(&self);
 }
 
-/// Every cache of a process: what its listener keeps correct, and what its own writes
-/// invalidate at once (before their notification comes back).
+/// Every cache of a process, with what keeps them correct: the changes its listener hears, and
+/// the changes its own writes [propagate](AccountCaches::propagate). Clones share them.
 #[derive(Clone, Default)]
-pub struct AccountCaches(Vec<Arc<dyn Invalidate>>);
+pub struct AccountCaches(Arc<Mutex<Hub>>);
+
+#[derive(Default)]
+struct Hub {
+    caches: Vec<Arc<dyn Invalidate>>,
+    /// Whether the listener is connected (every change is heard).
+    live: bool,
+    /// Barriers this process sent, with the acknowledgements heard so far.
+    waiting: HashMap<String, watch::Sender<usize>>,
+}
 
 impl AccountCaches {
-    /// The caches `all`.
-    pub fn new(all: Vec<Arc<dyn Invalidate>>) -> Self {
-        Self(all)
+    fn hub(&self) -> MutexGuard<'_, Hub> {
+        // Nothing panics while holding the lock; should it ever, the hub is still consistent.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Forgets what `change` touches, in every cache.
+    /// Adds `cache`: kept correct from now on (live at once when the listener is).
+    pub fn register(&self, cache: Arc<dyn Invalidate>) {
+        let mut hub = self.hub();
+        if hub.live {
+            cache.go_live();
+        }
+        hub.caches.push(cache);
+    }
+
+    /// Whether the caches answer from memory (the listener is connected).
+    pub fn is_live(&self) -> bool {
+        self.hub().live
+    }
+
+    /// Forgets what `change` touches, in every cache of this process.
     pub fn invalidate(&self, change: &AccountChange) {
-        for cache in &self.0 {
+        for cache in &self.hub().caches {
             cache.invalidate(change);
         }
     }
 
-    fn apply(&self, payload: &str) {
-        match payload.parse::<AccountChange>() {
-            Ok(change) => self.invalidate(&change),
+    /// After `change` committed: forgets it in this process at once, then waits (at most
+    /// [`PROPAGATION_TIMEOUT`]) until every process that listens for account changes has
+    /// applied it, so that no process answers from memory what the change ended once this
+    /// returns. Never fails: without confirmation the other processes still apply the change
+    /// when its notification reaches them, a few milliseconds later, and the cause is logged.
+    pub async fn propagate(&self, pool: &PgPool, change: &AccountChange) {
+        self.invalidate(change);
+        if !self.is_live() {
+            // Without our listener no acknowledgement can be heard; the caches are off here.
+            return;
+        }
+        let barrier = format!("{:032x}", rand::random::<u128>());
+        let (sender, mut acks) = watch::channel(0);
+        self.hub().waiting.insert(barrier.clone(), sender);
+        let confirmed = self.confirmations(pool, &barrier, &mut acks).await;
+        self.hub().waiting.remove(&barrier);
+        if let Err(why) = confirmed {
+            tracing::warn!(change = %change, cause = %why,
+                "a change was not confirmed by every process; they apply it when it reaches them");
+        }
+    }
+
+    /// Sends the barrier and counts the listeners in one statement, then waits for as many
+    /// acknowledgements.
+    async fn confirmations(
+        &self,
+        pool: &PgPool,
+        barrier: &str,
+        acks: &mut watch::Receiver<usize>,
+    ) -> Result<(), String> {
+        let listeners: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM pg_stat_activity
+                     WHERE application_name = $1 AND datname = current_database())
+             FROM (SELECT pg_notify($2, $3)) AS sent",
+        )
+        .bind(APPLICATION_NAME)
+        .bind(CHANNEL)
+        .bind(format!("barrier {barrier}"))
+        .fetch_one(pool)
+        .await
+        .map_err(|err| err.to_string())?;
+        let expected = usize::try_from(listeners).unwrap_or(0);
+        let heard = tokio::time::timeout(PROPAGATION_TIMEOUT, acks.wait_for(|n| *n >= expected))
+            .await
+            .map(|confirmed| confirmed.is_ok());
+        match heard {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the listener stopped".into()),
+            Err(_) => Err(format!(
+                "{} of {expected} processes within {PROPAGATION_TIMEOUT:?}",
+                *acks.borrow()
+            )),
+        }
+    }
+
+    /// Applies a notification; returns the barrier to acknowledge, if it was one.
+    pub(crate) fn apply(&self, payload: &str) -> Option<String> {
+        match payload.parse::<Notice>() {
+            Ok(Notice::Change(change)) => self.invalidate(&change),
+            Ok(Notice::Barrier(barrier)) => return Some(barrier),
+            Ok(Notice::Ack(barrier)) => {
+                if let Some(acks) = self.hub().waiting.get(&barrier) {
+                    acks.send_modify(|n| *n += 1);
+                }
+            }
             Err(err) => {
                 // Written by a newer version, or by hand: anything may have changed.
                 tracing::warn!(error = %err, "forgetting every cached account");
-                self.go_dark();
-                self.go_live();
+                self.set_live(false);
+                self.set_live(true);
             }
         }
+        None
     }
 
-    fn go_dark(&self) {
-        for cache in &self.0 {
-            cache.go_dark();
-        }
-    }
-
-    fn go_live(&self) {
-        for cache in &self.0 {
-            cache.go_live();
-        }
-    }
-}
-
-/// The process's one listener on [`CHANNEL`] (its own connection, beside the pool).
-pub struct ChangeListener {
-    task: JoinHandle<()>,
-    listening: watch::Receiver<bool>,
-}
-
-impl ChangeListener {
-    /// Connects to the database of `pool` and keeps `caches` correct until `stop`. The first
-    /// connection is made before this returns (for at most 5 s), so a process serves its first
-    /// request with its caches on; later losses are retried in the background, the caches dark
-    /// meanwhile.
-    pub async fn start(pool: &PgPool, caches: AccountCaches, stop: CancellationToken) -> Self {
-        let options = (*pool.connect_options())
-            .clone()
-            .application_name(APPLICATION_NAME);
-        let (status, listening) = watch::channel(false);
-        let first = match connect(&options).await {
-            Ok(listener) => Some(listener),
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for account changes yet: caches off");
-                None
-            }
-        };
-        let task = tokio::spawn(run(options, first, caches, status, stop));
-        Self { task, listening }
-    }
-
-    /// Whether the caches are on (the listener is connected), as it changes.
-    pub fn listening(&self) -> watch::Receiver<bool> {
-        self.listening.clone()
-    }
-
-    /// Waits until the listener has stopped (after its `stop` token was cancelled).
-    pub async fn stopped(self) {
-        if let Err(err) = self.task.await {
-            tracing::warn!(error = %err, "the account-changes listener ended abnormally");
-        }
-    }
-}
-
-async fn connect(options: &PgConnectOptions) -> Result<PgListener, sqlx::Error> {
-    let attempt = async {
-        // A pool of one, only so that the listener owns its connection (apart from the
-        // service's pool, whose connections are recycled after faults).
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_lazy_with(options.clone());
-        let mut listener = PgListener::connect_with(&pool).await?;
-        listener.ignore_pool_close_event(true);
-        // A lost connection is ours to replace, after the caches went dark.
-        listener.eager_reconnect(false);
-        listener.listen(CHANNEL).await?;
-        Ok(listener)
-    };
-    tokio::time::timeout(CONNECT_TIMEOUT, attempt)
-        .await
-        .map_err(|_| sqlx::Error::PoolTimedOut)?
-}
-
-/// Why [`receive`] returned.
-enum Ended {
-    Stopped,
-    Lost(String),
-}
-
-async fn run(
-    options: PgConnectOptions,
-    mut connected: Option<PgListener>,
-    caches: AccountCaches,
-    status: watch::Sender<bool>,
-    stop: CancellationToken,
-) {
-    let mut pause = RETRY_FIRST;
-    loop {
-        let mut listener = match connected.take() {
-            Some(listener) => listener,
-            None => {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(pause) => {}
-                }
-                match connect(&options).await {
-                    Ok(listener) => listener,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "cannot listen for account changes: caches stay off");
-                        pause = (pause * 2).min(RETRY_LAST);
-                        continue;
-                    }
-                }
-            }
-        };
-        pause = RETRY_FIRST;
-        caches.go_live();
-        status.send_replace(true);
-        metrics::gauge!("account_changes_listening").set(1.0);
-        tracing::info!("listening for account changes: caches on");
-        let ended = receive(&mut listener, &caches, &stop).await;
-        caches.go_dark();
-        status.send_replace(false);
-        metrics::gauge!("account_changes_listening").set(0.0);
-        match ended {
-            Ended::Stopped => return,
-            Ended::Lost(why) => tracing::warn!(
-                cause = %why,
-                "lost the account-changes listener: caches off until it is back"
-            ),
-        }
-    }
-}
-
-async fn receive(
-    listener: &mut PgListener,
-    caches: &AccountCaches,
-    stop: &CancellationToken,
-) -> Ended {
-    loop {
-        let next = tokio::select! {
-            () = stop.cancelled() => return Ended::Stopped,
-            next = tokio::time::timeout(HEARTBEAT, listener.try_recv()) => next,
-        };
-        match next {
-            Ok(Ok(Some(notification))) => caches.apply(notification.payload()),
-            Ok(Ok(None)) => return Ended::Lost("the connection closed".into()),
-            Ok(Err(err)) => return Ended::Lost(err.to_string()),
-            // Quiet for a while: check that the connection still answers. (Should the timeout
-            // ever cut a message in half, the next read fails and the caches go dark: safe.)
-            Err(_) => {
-                let ping = sqlx::query("SELECT 1").execute(&mut *listener);
-                match tokio::time::timeout(PING_TIMEOUT, ping).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(err)) => return Ended::Lost(err.to_string()),
-                    Err(_) => return Ended::Lost("no answer to a ping".into()),
-                }
+    /// Turns every cache on (the listener connected) or off (it is lost).
+    pub(crate) fn set_live(&self, live: bool) {
+        let mut hub = self.hub();
+        hub.live = live;
+        for cache in &hub.caches {
+            if live {
+                cache.go_live();
+            } else {
+                cache.go_dark();
             }
         }
     }
@@ -303,8 +264,11 @@ mod tests {
             },
         ];
         for change in changes {
-            assert_eq!(change.to_string().parse(), Ok(change));
+            assert_eq!(change.to_string().parse(), Ok(change.clone()));
+            assert_eq!(change.to_string().parse(), Ok(Notice::Change(change)));
         }
+        assert_eq!("barrier 1f".parse(), Ok(Notice::Barrier("1f".into())));
+        assert_eq!("ack 1f".parse(), Ok(Notice::Ack("1f".into())));
     }
 
     #[test]
@@ -318,8 +282,22 @@ mod tests {
             "approval dr_carol",
             "approval dr_carol alice bob",
             "group admins",
+            "barrier ",
+            "ack ",
         ] {
-            assert!(payload.parse::<AccountChange>().is_err(), "{payload:?}");
+            assert!(payload.parse::<Notice>().is_err(), "{payload:?}");
         }
+    }
+
+    #[test]
+    fn acknowledgements_count_only_for_barriers_this_process_waits_for() {
+        let caches = AccountCaches::default();
+        let (sender, acks) = watch::channel(0);
+        caches.hub().waiting.insert("mine".into(), sender);
+        assert_eq!(caches.apply("barrier theirs"), Some("theirs".into()));
+        assert_eq!(caches.apply("ack theirs"), None);
+        caches.apply("ack mine");
+        caches.apply("ack mine");
+        assert_eq!(*acks.borrow(), 2);
     }
 }

@@ -81,7 +81,7 @@ impl PgDirectory {
     }
 
     /// A directory that keeps up to `capacity` users and approvals in memory once its
-    /// [`PgDirectory::cache`] is kept by a listener ([`crate::ChangeListener`]).
+    /// [`PgDirectory::cache`] is registered with the process's [`crate::AccountCaches`].
     pub fn cached(pool: PgPool, capacity: usize) -> Self {
         Self {
             pool,

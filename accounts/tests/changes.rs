@@ -8,6 +8,7 @@ use accounts::{
     create_user, set_approval, AccountCaches, ApprovalStatus, ChangeListener, NewUser, PgDirectory,
 };
 use events::{Directory, Role};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgPool};
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +34,8 @@ async fn listening_directory(
 ) -> Result<(PgDirectory, ChangeListener, CancellationToken)> {
     let directory = PgDirectory::cached(pool.clone(), 100);
     let stop = CancellationToken::new();
-    let caches = AccountCaches::new(vec![directory.cache()]);
+    let caches = AccountCaches::default();
+    caches.register(directory.cache());
     let listener = ChangeListener::start(pool, caches, stop.clone()).await;
     listener.listening().wait_for(|on| *on).await?;
     Ok((directory, listener, stop))
@@ -126,6 +128,12 @@ async fn the_cached_directory_answers_from_memory_until_a_change_is_announced(
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
 async fn a_lost_listener_turns_the_cache_off_until_it_is_back(pool: PgPool) -> Result {
     seed(&pool).await?;
+    // One connection, opened before the database stops accepting new ones.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .connect_with((*pool.connect_options()).clone())
+        .await?;
     let (directory, listener, stop) = listening_directory(&pool).await?;
     let mut listening = listener.listening();
     assert_eq!(directory.find_user("newbie").await?, None, "cached");
@@ -180,5 +188,6 @@ async fn a_lost_listener_turns_the_cache_off_until_it_is_back(pool: PgPool) -> R
     );
     stop.cancel();
     listener.stopped().await;
+    pool.close().await;
     Ok(())
 }

@@ -10,8 +10,9 @@
 //! ([`SessionCache`]) without a round trip: each entry knows its expiry and last use, so it is
 //! used only until the first of its expiry, its idle bound and its next due refresh of
 //! `last_seen_at`, after which the database is asked (and the use recorded) as before. Every
-//! revocation reaches every process's cache through `NOTIFY hs_accounts`
-//! ([`accounts::changes`]); while that listener is down the cache is off.
+//! revocation reaches every process's cache through `NOTIFY hs_accounts`, confirmed before the
+//! revoking request answers ([`accounts::changes`]); while a process's listener is down its
+//! cache is off.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -155,7 +156,7 @@ impl SessionStore {
     }
 
     /// The same store, keeping up to `capacity` sessions in memory once its
-    /// [`SessionStore::cache`] is kept by a listener ([`accounts::ChangeListener`]).
+    /// [`SessionStore::cache`] is registered with the process's [`accounts::AccountCaches`].
     pub fn with_cache(self, capacity: usize) -> Self {
         Self {
             cache: Arc::new(SessionCache::new(capacity)),
@@ -261,9 +262,9 @@ impl SessionStore {
             .min(TOUCH_EVERY)
     }
 
-    /// Revokes the session of a cookie token (a no-op when it is already gone). This process
-    /// forgets it at once; the others when the revocation's notification reaches them.
-    pub async fn revoke(&self, token: &str) -> Result<(), sqlx::Error> {
+    /// Revokes the session of a cookie token (a no-op when it is already gone) and forgets it
+    /// here; returns the change, for the other processes ([`accounts::AccountCaches::propagate`]).
+    pub async fn revoke(&self, token: &str) -> Result<AccountChange, sqlx::Error> {
         let hash = token_hash(token);
         sqlx::query(
             "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
@@ -271,8 +272,9 @@ impl SessionStore {
         .bind(&hash[..])
         .execute(&self.pool)
         .await?;
-        self.cache.invalidate(&AccountChange::Session(hash));
-        Ok(())
+        let change = AccountChange::Session(hash);
+        self.cache.invalidate(&change);
+        Ok(change)
     }
 
     /// Deletes sessions that ended (expired, revoked or idle) more than a day ago; returns how

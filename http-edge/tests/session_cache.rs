@@ -25,7 +25,8 @@ async fn cached_store(pool: &PgPool, ttl: Duration) -> Result<(SessionStore, Lis
     }
     let store = SessionStore::new(pool.clone(), ttl, Duration::from_secs(30 * 60)).with_cache(100);
     let stop = CancellationToken::new();
-    let caches = AccountCaches::new(vec![store.cache()]);
+    let caches = AccountCaches::default();
+    caches.register(store.cache());
     let listener = ChangeListener::start(pool, caches, stop.clone()).await;
     listener.listening().wait_for(|on| *on).await?;
     Ok((store, Listening { listener, stop }))
