@@ -5,7 +5,6 @@ use std::sync::Arc;
 use accounts::{AccountChange, ChangeListener, PgDirectory};
 use axum::extract::FromRef;
 use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::CqrsFramework;
 use events::Message;
 use http_edge::Edge;
 use sqlx::PgPool;
@@ -22,13 +21,10 @@ pub type MessageStore = PersistedEventStore<EventStore, Message>;
 pub struct CommandState {
     pub edge: Edge,
     pub pool: PgPool,
-    /// Runs commands: load the aggregate, decide, append (optimistic concurrency).
-    pub cqrs: Arc<CqrsFramework<Message, MessageStore>>,
-    /// Loads aggregates without running a command (a reply's parent, idempotent repeats).
+    /// Loads messages and appends their events (optimistic concurrency).
     pub store: Arc<MessageStore>,
     pub signal: CommitSignal,
-    /// The domain's services (users, roles, approvals), cached beside the edge's sessions; for
-    /// commands run without cqrs-es's load step.
+    /// The domain's services (users, roles, approvals), cached beside the edge's sessions.
     pub directory: events::MessagingServices,
 }
 
@@ -36,19 +32,15 @@ impl CommandState {
     /// State over `pool`, waking the projector through `signal` after each commit. Its caches
     /// stay off until [`CommandState::listen_for_account_changes`].
     pub fn new(pool: PgPool, edge: Edge, signal: CommitSignal) -> Self {
-        let cached = PgDirectory::cached(pool.clone(), edge.settings.directory_cache_size);
-        edge.changes.register(cached.cache());
-        let directory: events::MessagingServices = Arc::new(cached);
-        let event_store = || PersistedEventStore::new_event_store(EventStore::new(pool.clone()));
-        let cqrs = CqrsFramework::new(event_store(), vec![], directory.clone());
-        let store = event_store();
+        let directory = PgDirectory::cached(pool.clone(), edge.settings.directory_cache_size);
+        edge.changes.register(directory.cache());
+        let store = PersistedEventStore::new_event_store(EventStore::new(pool.clone()));
         Self {
             edge,
             pool,
-            cqrs: Arc::new(cqrs),
             store: Arc::new(store),
             signal,
-            directory,
+            directory: Arc::new(directory),
         }
     }
 
