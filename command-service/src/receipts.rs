@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::execute::{execute, ExecuteError};
+use crate::batch::execute_batch;
+use crate::execute::execute;
 use crate::messages::{now, parse_message_id, with_token};
 use crate::metadata::EventMetadata;
 use crate::state::CommandState;
@@ -114,28 +115,30 @@ pub async fn mark_conversation_read(
     Path(user): Path<String>,
 ) -> Result<Response, ApiError> {
     check_username(&user).map_err(ApiError::from)?;
-    if accounts::find_user(&state.pool, &user).await?.is_none() {
+    let found = state.directory.find_user(&user).await;
+    if found.map_err(MessageError::from)?.is_none() {
         return Err(MessageError::UnknownUser(user).into());
     }
-    let mut marked = 0;
-    let mut position = LogPosition::START;
-    for id in unread_from(&state, &user, &caller.username).await? {
-        let command = MessageCommand::MarkRead {
-            message_id: id,
-            reader: caller.username.clone(),
-            at: now(),
-        };
-        match execute(&state, id, command, &metadata).await {
-            Ok(done) => {
-                marked += 1;
-                position = position.max(done.position);
-            }
-            // Deleted on the caller's side meanwhile: nothing to mark.
-            Err(ExecuteError::Domain(MessageError::UnknownMessage(_))) => {}
-            Err(err) => return Err(err.into()),
-        }
-    }
-    let body = MarkedResponse { marked };
+    let at = now();
+    let commands: Vec<_> = unread_from(&state, &user, &caller.username)
+        .await?
+        .into_iter()
+        .map(|id| {
+            let command = MessageCommand::MarkRead {
+                message_id: id,
+                reader: caller.username.clone(),
+                at,
+            };
+            (id, command)
+        })
+        .collect();
+    // Deleted on the caller's side meanwhile: nothing to mark.
+    let deleted = |err: &MessageError| matches!(err, MessageError::UnknownMessage(_));
+    let batch = execute_batch(&state, "mark_read", &commands, &metadata, deleted).await?;
+    let position = batch.position.unwrap_or(LogPosition::START);
+    let body = MarkedResponse {
+        marked: batch.changed,
+    };
     Ok(with_token(position, ApiJson(body)))
 }
 
