@@ -60,13 +60,28 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.get_if(key, |_| true)
+    }
+
+    /// The value of `key` when the cache is live, holds it, and it is still `usable`; one that
+    /// is not is dropped (a miss).
+    pub fn get_if<Q>(&self, key: &Q, usable: impl Fn(&V) -> bool) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let (found, outcome) = {
-            let state = self.state();
+            let mut state = self.state();
             if !state.live || self.capacity == 0 {
                 (None, "bypass")
             } else {
                 match state.entries.get(key) {
-                    Some(value) => (Some(value.clone()), "hit"),
+                    Some(value) if usable(value) => (Some(value.clone()), "hit"),
+                    Some(_) => {
+                        // Nothing changed, it only aged: no invalidation.
+                        state.entries.remove(key);
+                        (None, "miss")
+                    }
                     None => (None, "miss"),
                 }
             }
@@ -116,16 +131,6 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         let mut state = self.state();
         state.generation += 1;
         state.entries.retain(|key, value| !changed(key, value));
-    }
-
-    /// Forgets `key` to make room (an entry that can no longer be used): nothing changed, so
-    /// reads in flight may still store what they read.
-    pub fn discard<Q>(&self, key: &Q)
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.state().entries.remove(key);
     }
 
     /// Empties the cache and answers nothing from memory until [`Cache::go_live`].
@@ -209,11 +214,16 @@ mod tests {
     }
 
     #[test]
-    fn discarding_does_not_refuse_reads_in_flight() {
+    fn an_aged_value_is_dropped_without_refusing_reads_in_flight() {
         let cache = live(10);
         let ticket = cache.ticket().expect("live");
-        cache.discard("stale");
-        assert!(cache.insert(ticket, "a".into(), 1));
+        assert!(cache.insert(ticket, "old".into(), 1));
+        assert_eq!(cache.get_if("old", |value| *value > 1), None);
+        assert!(cache.is_empty());
+        assert!(
+            cache.insert(ticket, "a".into(), 1),
+            "nothing was invalidated"
+        );
     }
 
     #[test]

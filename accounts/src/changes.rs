@@ -119,6 +119,18 @@ pub trait Invalidate: Send + Sync {
     fn go_live(&self);
 }
 
+/// A barrier this process waits for; forgotten when dropped.
+struct Waiting<'a> {
+    caches: &'a AccountCaches,
+    barrier: &'a str,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.caches.hub().waiting.remove(self.barrier);
+    }
+}
+
 /// Every cache of a process, with what keeps them correct: the changes its listener hears, and
 /// the changes its own writes [propagate](AccountCaches::propagate). Clones share them.
 #[derive(Clone, Default)]
@@ -174,9 +186,12 @@ impl AccountCaches {
         let barrier = format!("{:032x}", rand::random::<u128>());
         let (sender, mut acks) = watch::channel(0);
         self.hub().waiting.insert(barrier.clone(), sender);
-        let confirmed = self.confirmations(pool, &barrier, &mut acks).await;
-        self.hub().waiting.remove(&barrier);
-        if let Err(why) = confirmed {
+        // Forgotten however this ends (a request dropped mid-wait included).
+        let _waiting = Waiting {
+            caches: self,
+            barrier: &barrier,
+        };
+        if let Err(why) = self.confirmations(pool, &barrier, &mut acks).await {
             tracing::warn!(change = %change, cause = %why,
                 "a change was not confirmed by every process; they apply it when it reaches them");
         }

@@ -198,11 +198,9 @@ impl SessionStore {
     /// session was used less than a minute ago and cannot have expired since.
     pub async fn find(&self, token: &str) -> Result<Option<Session>, sqlx::Error> {
         let hash = token_hash(token);
-        if let Some(cached) = self.cache.0.get(&hash) {
-            if Instant::now() < cached.fresh_until {
-                return Ok(Some(cached.session));
-            }
-            self.cache.0.discard(&hash);
+        let fresh = |cached: &CachedSession| Instant::now() < cached.fresh_until;
+        if let Some(cached) = self.cache.0.get_if(&hash, fresh) {
+            return Ok(Some(cached.session));
         }
         let ticket = self.cache.0.ticket();
         let row: Option<SessionRow> = sqlx::query_as(FIND_SESSION)
