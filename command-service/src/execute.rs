@@ -115,30 +115,42 @@ async fn append_new(
     command: MessageCommand,
     metadata: &EventMetadata,
 ) -> Result<Option<Committed>, ExecuteError> {
-    let aggregate_id = id.to_string();
-    let mut context = EventStoreAggregateContext {
-        aggregate_id: aggregate_id.clone(),
+    let context = EventStoreAggregateContext {
+        aggregate_id: id.to_string(),
         aggregate: Message::default(),
         current_sequence: 0,
         current_snapshot: None,
     };
-    let events = decide(state, &mut context, command).await?;
-    let message = context.aggregate.state.clone();
-    let (outcome, appended) = capture_append(state.store.commit(
-        events.clone(),
-        context,
-        metadata.pairs().clone(),
-    ))
-    .await;
-    match outcome {
-        Ok(_) => Ok(Some(Committed {
-            position: committed(state, &aggregate_id, appended).await?,
-            events,
-            message,
-        })),
+    match decide_and_append(state, context, command, metadata).await? {
+        Ok(done) => Ok(Some(done)),
         Err(AggregateError::AggregateConflict) => Ok(None),
         Err(err) => Err(store_error(err)),
     }
+}
+
+/// Decides `command` on the message of `context` and appends what the domain decided. A
+/// refused append (a conflict, an outage) is returned inside for the caller to judge.
+async fn decide_and_append(
+    state: &CommandState,
+    mut context: EventStoreAggregateContext<Message>,
+    command: MessageCommand,
+    metadata: &EventMetadata,
+) -> Result<Result<Committed, AggregateError<MessageError>>, ExecuteError> {
+    let aggregate_id = context.aggregate_id.clone();
+    let events = decide(state, &mut context, command).await?;
+    let message = context.aggregate.state.clone();
+    let commit = state
+        .store
+        .commit(events.clone(), context, metadata.pairs().clone());
+    let (outcome, appended) = capture_append(commit).await;
+    if let Err(err) = outcome {
+        return Ok(Err(err));
+    }
+    Ok(Ok(Committed {
+        position: committed(state, &aggregate_id, appended).await?,
+        events,
+        message,
+    }))
 }
 
 /// After a commit: wakes the projector and answers the position the append reported. From here
@@ -188,27 +200,13 @@ async fn run(
     let aggregate_id = id.to_string();
     let mut attempt = 0;
     loop {
-        let mut context = state
+        let context = state
             .store
             .load_aggregate(&aggregate_id)
             .await
             .map_err(store_error)?;
-        let events = decide(state, &mut context, command.clone()).await?;
-        let message = context.aggregate.state.clone();
-        let (outcome, appended) = capture_append(state.store.commit(
-            events.clone(),
-            context,
-            metadata.pairs().clone(),
-        ))
-        .await;
-        match outcome {
-            Ok(_) => {
-                return Ok(Committed {
-                    position: committed(state, &aggregate_id, appended).await?,
-                    events,
-                    message,
-                })
-            }
+        match decide_and_append(state, context, command.clone(), metadata).await? {
+            Ok(done) => return Ok(done),
             Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
                 attempt += 1;
                 tracing::debug!(%id, attempt, "optimistic concurrency conflict, retrying");
