@@ -9,7 +9,7 @@ use http_edge::{ApiError, ApiJson, Caller, ErrorBody};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use accounts::{ApprovalStatus, NewUser};
+use accounts::{AccountChange, ApprovalStatus, NewUser};
 
 use crate::state::CommandState;
 
@@ -84,6 +84,10 @@ pub async fn create_user(
         },
     )
     .await?;
+    // A cached "no such user" must not outlive the user's creation.
+    state
+        .account_changed(AccountChange::User(user.username.clone()))
+        .await;
     tracing::info!(admin = %caller.username, user = %user.username, role = %user.role, "user created");
     let body = UserResponse {
         username: user.username,
@@ -110,6 +114,11 @@ pub async fn set_patient_approval(
         .ok_or_else(|| ApiError::InvalidInput("status must be `approved` or `revoked`".into()))?;
     require_admin(&caller)?;
     accounts::set_approval(&state.pool, &body.clinician, &body.patient, status).await?;
+    let change = AccountChange::Approval {
+        clinician: body.clinician.clone(),
+        patient: body.patient.clone(),
+    };
+    state.account_changed(change).await;
     tracing::info!(admin = %caller.username, clinician = %body.clinician, patient = %body.patient,
         status = status.as_str(), "patient approval set");
     Ok(ApiJson(body))
@@ -148,6 +157,10 @@ pub async fn disable_user(
         ));
     }
     let disabled_at = accounts::disable_user(&state.pool, &user).await?;
+    // Every session of theirs ends on every instance before the answer says so.
+    state
+        .account_changed(AccountChange::User(user.clone()))
+        .await;
     tracing::info!(admin = %caller.username, user = %user, "account disabled");
     Ok(ApiJson(DisabledResponse {
         username: user,
@@ -168,6 +181,9 @@ pub async fn enable_user(
 ) -> Result<ApiJson<EnabledResponse>, ApiError> {
     require_admin(&caller)?;
     accounts::enable_user(&state.pool, &user).await?;
+    state
+        .account_changed(AccountChange::User(user.clone()))
+        .await;
     tracing::info!(admin = %caller.username, user = %user, "account enabled");
     Ok(ApiJson(EnabledResponse { username: user }))
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use accounts::ChangeListener;
 use http_edge::{parse_setting, DatabaseUrl, Edge, EdgeSettings, SettingsError};
 use tokio::net::TcpListener;
 
@@ -44,8 +45,9 @@ impl CommandSettings {
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
-    /// Purges ended sessions hourly until the service stops.
+    /// Purges ended sessions hourly and listens for account changes until the service stops.
     purging: tokio_util::sync::CancellationToken,
+    changes: ChangeListener,
 }
 
 impl Application {
@@ -59,11 +61,13 @@ impl Application {
         edge.sessions
             .spawn_purger(std::time::Duration::from_secs(3600), purging.clone());
         let state = CommandState::new(pool, edge, signal);
+        let changes = state.listen_for_account_changes(purging.clone()).await;
         let listener = TcpListener::bind(settings.addr).await?;
         Ok(Self {
             listener,
             router: crate::app(state),
             purging,
+            changes,
         })
     }
 
@@ -85,6 +89,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await?;
         self.purging.cancel();
+        self.changes.stopped().await;
         Ok(())
     }
 }

@@ -1,18 +1,22 @@
-//! Running a command through cqrs-es and reporting where its events landed in the log.
+//! Running a command through the cqrs-es aggregate and the event store, and reporting what it
+//! did: where its events landed in the log, the events, and the message they leave behind, so
+//! a handler answers from them without reading anything back.
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::EventStoreAggregateContext;
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
-use events::{LogPosition, Message, MessageCommand, MessageError, MessageState, AGGREGATE_TYPE};
-use http_edge::{ApiError, Caller};
+use cqrs_es::{Aggregate, AggregateError, EventStore};
+use events::{
+    LogPosition, Message, MessageCommand, MessageError, MessageEvent, MessageState, AGGREGATE_TYPE,
+};
+use http_edge::ApiError;
 use uuid::Uuid;
 
-use crate::metadata::event_metadata;
+use crate::metadata::EventMetadata;
 use crate::state::CommandState;
 use crate::store::capture_append;
 
 /// How often a command is retried when another command on the same message committed first.
-const CONFLICT_RETRIES: usize = 4;
+pub const CONFLICT_RETRIES: usize = 4;
 
 /// Why a command did not run.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +36,18 @@ impl From<ExecuteError> for ApiError {
     }
 }
 
-fn store_error(err: AggregateError<MessageError>) -> ExecuteError {
+/// A committed command.
+#[derive(Debug)]
+pub struct Committed {
+    /// Where the message's last event is in the log (its consistency token).
+    pub position: LogPosition,
+    /// The events this command appended (none for a repeated read receipt or delete).
+    pub events: Vec<MessageEvent>,
+    /// The message as its events tell it now.
+    pub message: Option<MessageState>,
+}
+
+pub(crate) fn store_error(err: AggregateError<MessageError>) -> ExecuteError {
     match err {
         AggregateError::UserError(domain) => ExecuteError::Domain(domain),
         AggregateError::AggregateConflict => ExecuteError::Api(ApiError::Conflict(
@@ -45,17 +60,16 @@ fn store_error(err: AggregateError<MessageError>) -> ExecuteError {
     }
 }
 
-/// Runs `command` on message `id` as `caller`, retrying optimistic-concurrency conflicts (the
-/// domain then sees the other command's events), signals the projector, and returns the log
-/// position of the message's last event.
+/// Runs `command` on message `id`, retrying optimistic-concurrency conflicts (the domain then
+/// sees the other command's events), and signals the projector.
 pub async fn execute(
     state: &CommandState,
     id: Uuid,
     command: MessageCommand,
-    caller: &Caller,
-) -> Result<LogPosition, ExecuteError> {
+    metadata: &EventMetadata,
+) -> Result<Committed, ExecuteError> {
     let name = command.name();
-    counted(name, run(state, id, command, caller).await)
+    counted(name, run(state, id, command, metadata).await)
 }
 
 /// [`execute`] for a message that cannot exist yet (a fresh random id, or an idempotency-keyed
@@ -67,16 +81,31 @@ pub async fn execute_new(
     state: &CommandState,
     id: Uuid,
     command: MessageCommand,
-    caller: &Caller,
-) -> Result<LogPosition, ExecuteError> {
+    metadata: &EventMetadata,
+) -> Result<Committed, ExecuteError> {
     let name = command.name();
-    let result = match append_new(state, id, command.clone(), caller).await {
-        Ok(Some(position)) => Ok(position),
+    let result = match append_new(state, id, command.clone(), metadata).await {
+        Ok(Some(done)) => Ok(done),
         // The id existed after all.
-        Ok(None) => run(state, id, command, caller).await,
+        Ok(None) => run(state, id, command, metadata).await,
         Err(err) => Err(err),
     };
     counted(name, result)
+}
+
+/// Lets the domain decide `command` on the message of `context`, which then holds the message
+/// as the new events leave it.
+pub(crate) async fn decide(
+    state: &CommandState,
+    context: &mut EventStoreAggregateContext<Message>,
+    command: MessageCommand,
+) -> Result<Vec<MessageEvent>, MessageError> {
+    let sink: EventSink<Message> = EventSink::default();
+    context
+        .aggregate
+        .handle(command, &state.directory, &sink)
+        .await?;
+    Ok(sink.collect().await)
 }
 
 /// `Ok(None)` when the unique key refused the append: the message exists.
@@ -84,27 +113,44 @@ async fn append_new(
     state: &CommandState,
     id: Uuid,
     command: MessageCommand,
-    caller: &Caller,
-) -> Result<Option<LogPosition>, ExecuteError> {
-    let mut context = EventStoreAggregateContext {
+    metadata: &EventMetadata,
+) -> Result<Option<Committed>, ExecuteError> {
+    let context = EventStoreAggregateContext {
         aggregate_id: id.to_string(),
         aggregate: Message::default(),
         current_sequence: 0,
         current_snapshot: None,
     };
-    let sink: EventSink<Message> = EventSink::default();
-    context
-        .aggregate
-        .handle(command, &state.directory, &sink)
-        .await?;
-    let events = sink.collect().await;
-    let metadata = event_metadata(caller, None);
-    let (outcome, appended) = capture_append(state.store.commit(events, context, metadata)).await;
-    match outcome {
-        Ok(_) => Ok(Some(committed(state, &id.to_string(), appended).await?)),
+    match decide_and_append(state, context, command, metadata).await? {
+        Ok(done) => Ok(Some(done)),
         Err(AggregateError::AggregateConflict) => Ok(None),
         Err(err) => Err(store_error(err)),
     }
+}
+
+/// Decides `command` on the message of `context` and appends what the domain decided. A
+/// refused append (a conflict, an outage) is returned inside for the caller to judge.
+async fn decide_and_append(
+    state: &CommandState,
+    mut context: EventStoreAggregateContext<Message>,
+    command: MessageCommand,
+    metadata: &EventMetadata,
+) -> Result<Result<Committed, AggregateError<MessageError>>, ExecuteError> {
+    let aggregate_id = context.aggregate_id.clone();
+    let events = decide(state, &mut context, command).await?;
+    let message = context.aggregate.state.clone();
+    let commit = state
+        .store
+        .commit(events.clone(), context, metadata.pairs().clone());
+    let (outcome, appended) = capture_append(commit).await;
+    if let Err(err) = outcome {
+        return Ok(Err(err));
+    }
+    Ok(Ok(Committed {
+        position: committed(state, &aggregate_id, appended).await?,
+        events,
+        message,
+    }))
 }
 
 /// After a commit: wakes the projector and answers the position the append reported. From here
@@ -124,37 +170,43 @@ async fn committed(
 }
 
 /// Counts the command's outcome in `commands_total`.
-fn counted(
-    name: &'static str,
-    result: Result<LogPosition, ExecuteError>,
-) -> Result<LogPosition, ExecuteError> {
-    let outcome = match &result {
-        Ok(_) => "accepted",
-        Err(ExecuteError::Domain(err)) => ApiError::from_kind(err.kind()),
-        Err(ExecuteError::Api(err)) => err.code(),
-    };
-    metrics::counter!("commands_total", "command" => name, "outcome" => outcome).increment(1);
+fn counted<T>(name: &'static str, result: Result<T, ExecuteError>) -> Result<T, ExecuteError> {
+    count(name, outcome(&result), 1);
     result
 }
 
+/// The `outcome` label of a command's result.
+pub(crate) fn outcome<T>(result: &Result<T, ExecuteError>) -> &'static str {
+    match result {
+        Ok(_) => "accepted",
+        Err(ExecuteError::Domain(err)) => ApiError::from_kind(err.kind()),
+        Err(ExecuteError::Api(err)) => err.code(),
+    }
+}
+
+/// Adds `commands` commands of `name` with `outcome` to `commands_total`.
+pub(crate) fn count(name: &'static str, outcome: &'static str, commands: u64) {
+    metrics::counter!("commands_total", "command" => name, "outcome" => outcome)
+        .increment(commands);
+}
+
+/// Load, decide, append; again on a conflict.
 async fn run(
     state: &CommandState,
     id: Uuid,
     command: MessageCommand,
-    caller: &Caller,
-) -> Result<LogPosition, ExecuteError> {
+    metadata: &EventMetadata,
+) -> Result<Committed, ExecuteError> {
     let aggregate_id = id.to_string();
-    let metadata = event_metadata(caller, None);
     let mut attempt = 0;
     loop {
-        let (outcome, appended) = capture_append(state.cqrs.execute_with_metadata(
-            &aggregate_id,
-            command.clone(),
-            metadata.clone(),
-        ))
-        .await;
-        match outcome {
-            Ok(()) => return Ok(committed(state, &aggregate_id, appended).await?),
+        let context = state
+            .store
+            .load_aggregate(&aggregate_id)
+            .await
+            .map_err(store_error)?;
+        match decide_and_append(state, context, command.clone(), metadata).await? {
+            Ok(done) => return Ok(done),
             Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
                 attempt += 1;
                 tracing::debug!(%id, attempt, "optimistic concurrency conflict, retrying");
@@ -192,11 +244,10 @@ pub async fn load_message(
     state: &CommandState,
     id: Uuid,
 ) -> Result<Option<MessageState>, ApiError> {
-    let mut context = state
+    let context = state
         .store
         .load_aggregate(&id.to_string())
         .await
         .map_err(|err| ApiError::from(store_error(err)))?;
-    let message: &mut Message = context.aggregate();
-    Ok(message.state.clone())
+    Ok(context.aggregate.state)
 }

@@ -9,6 +9,7 @@
 
 mod admin;
 mod app;
+mod batch;
 mod execute;
 mod idempotency;
 mod messages;

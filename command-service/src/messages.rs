@@ -5,7 +5,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SubsecRound, Utc};
 use events::{
-    Channel, LogPosition, MessageCommand, MessageError, MessageState, ReplyToMessage, SendMessage,
+    Channel, LogPosition, MessageCommand, MessageError, MessageEvent, MessageState, ReplyToMessage,
+    SendMessage,
 };
 use http_edge::{ApiError, ApiJson, Caller, ErrorBody, MessageQuota};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use uuid::Uuid;
 
 use crate::execute::{execute_new, last_position, load_message, ExecuteError};
 use crate::idempotency::{idempotency_key, message_id};
+use crate::metadata::EventMetadata;
 use crate::state::CommandState;
 
 /// The response header carrying a command's log position.
@@ -91,8 +93,8 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// What a message-creating command produces when it is accepted: enough to answer without
-/// reading it back.
+/// The message a command created, as its `MessageSent` event tells it (for an idempotent
+/// repeat, as the message folded from that same event): the one source of a 201's body.
 struct Created {
     message_id: Uuid,
     recipient: String,
@@ -101,6 +103,24 @@ struct Created {
 }
 
 impl Created {
+    fn sent(events: &[MessageEvent]) -> Option<Self> {
+        events.iter().find_map(|event| match event {
+            MessageEvent::MessageSent {
+                message_id,
+                recipient,
+                parent_message_id,
+                sent_at,
+                ..
+            } => Some(Self {
+                message_id: *message_id,
+                recipient: recipient.clone(),
+                parent_message_id: *parent_message_id,
+                sent_at: *sent_at,
+            }),
+            _ => None,
+        })
+    }
+
     fn of(message: &MessageState) -> Self {
         Self {
             message_id: message.message_id,
@@ -111,24 +131,29 @@ impl Created {
     }
 }
 
-/// Runs a message-creating command; with an idempotency key, a repeat (even a racing one)
-/// answers the message that the first call created.
+/// Runs a message-creating command on the new message `id`; with an idempotency key, a repeat
+/// (even a racing one) answers the message that the first call created.
 async fn create(
     state: &CommandState,
     caller: &Caller,
+    metadata: &EventMetadata,
     key: Option<String>,
-    (command, fresh): (MessageCommand, Created),
+    (id, command): (Uuid, MessageCommand),
     answer: fn(Created) -> Response,
 ) -> Result<Response, ApiError> {
-    let id = fresh.message_id;
     if key.is_some() {
         if let Some(existing) = load_message(state, id).await? {
             return replay(state, caller, &existing, answer).await;
         }
     }
     // A random id cannot exist, and a keyed one was just found absent: nothing to load.
-    match execute_new(state, id, command, caller).await {
-        Ok(position) => Ok(with_token(position, answer(fresh))),
+    match execute_new(state, id, command, metadata).await {
+        Ok(done) => {
+            // Accepted on a message that did not exist: its events start with `MessageSent`.
+            let created = Created::sent(&done.events)
+                .ok_or_else(|| ApiError::internal(MessageError::UnknownMessage(id)))?;
+            Ok(with_token(done.position, answer(created)))
+        }
         Err(ExecuteError::Domain(MessageError::AlreadySent(_))) if key.is_some() => {
             let existing = load_message(state, id)
                 .await?
@@ -183,6 +208,7 @@ fn reply_answer(message: Created) -> Response {
 pub async fn send_message(
     State(state): State<CommandState>,
     MessageQuota(caller): MessageQuota,
+    metadata: EventMetadata,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<Response, ApiError> {
@@ -196,7 +222,8 @@ pub async fn send_message(
         channel: Channel::Direct,
         sent_at: now(),
     };
-    create(&state, &caller, key, new_message(send), sent_answer).await
+    let command = (send.message_id, MessageCommand::Send(send));
+    create(&state, &caller, &metadata, key, command, sent_answer).await
 }
 
 /// A clinician writes to one of their patients.
@@ -212,6 +239,7 @@ pub async fn send_message(
 pub async fn send_clinician_message(
     State(state): State<CommandState>,
     MessageQuota(caller): MessageQuota,
+    metadata: EventMetadata,
     headers: HeaderMap,
     ApiJson(body): ApiJson<ClinicianMessageBody>,
 ) -> Result<Response, ApiError> {
@@ -225,17 +253,8 @@ pub async fn send_clinician_message(
         channel: Channel::Clinician,
         sent_at: now(),
     };
-    create(&state, &caller, key, new_message(send), sent_answer).await
-}
-
-fn new_message(send: SendMessage) -> (MessageCommand, Created) {
-    let fresh = Created {
-        message_id: send.message_id,
-        recipient: send.recipient.clone(),
-        parent_message_id: None,
-        sent_at: send.sent_at,
-    };
-    (MessageCommand::Send(send), fresh)
+    let command = (send.message_id, MessageCommand::Send(send));
+    create(&state, &caller, &metadata, key, command, sent_answer).await
 }
 
 /// Parses a message id from the path (400 when it is not a UUID).
@@ -259,6 +278,7 @@ pub fn parse_message_id(raw: &str) -> Result<Uuid, ApiError> {
 pub async fn reply_to_message(
     State(state): State<CommandState>,
     MessageQuota(caller): MessageQuota,
+    metadata: EventMetadata,
     Path(parent): Path<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<ReplyBody>,
@@ -269,18 +289,7 @@ pub async fn reply_to_message(
     let parent = load_message(&state, parent_message_id)
         .await?
         .map(|p| p.as_parent());
-    // The reply goes to the parent's other participant (the domain refuses anyone else).
-    let recipient = parent
-        .as_ref()
-        .map(|p| {
-            if p.sender == caller.username {
-                p.recipient.clone()
-            } else {
-                p.sender.clone()
-            }
-        })
-        .unwrap_or_default();
-    let sent_at = now();
+    // The domain sends the reply to the parent's other participant; the answer names whom.
     let command = MessageCommand::Reply(ReplyToMessage {
         message_id: id,
         sender: caller.username.clone(),
@@ -288,13 +297,7 @@ pub async fn reply_to_message(
         parent,
         subject: body.subject,
         content: body.content,
-        sent_at,
+        sent_at: now(),
     });
-    let fresh = Created {
-        message_id: id,
-        recipient,
-        parent_message_id: Some(parent_message_id),
-        sent_at,
-    };
-    create(&state, &caller, key, (command, fresh), reply_answer).await
+    create(&state, &caller, &metadata, key, (id, command), reply_answer).await
 }

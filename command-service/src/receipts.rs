@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::execute::{execute, load_message, ExecuteError};
+use crate::batch::execute_batch;
+use crate::execute::execute;
 use crate::messages::{now, parse_message_id, with_token};
+use crate::metadata::EventMetadata;
 use crate::state::CommandState;
 
 /// 200 answer of `PATCH /api/messages/{id}/read`.
@@ -50,6 +52,7 @@ pub struct RestoredResponse {
 pub async fn mark_read(
     State(state): State<CommandState>,
     caller: Caller,
+    metadata: EventMetadata,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_message_id(&id)?;
@@ -58,9 +61,10 @@ pub async fn mark_read(
         reader: caller.username.clone(),
         at: now(),
     };
-    let position = execute(&state, id, command, &caller).await?;
-    let read_at = load_message(&state, id)
-        .await?
+    let done = execute(&state, id, command, &metadata).await?;
+    // Accepted, the message is read: now, or at its first read for a repeat.
+    let read_at = done
+        .message
         .and_then(|m| m.read_at)
         .ok_or_else(|| ApiError::internal(MessageError::UnknownMessage(id)))?;
     let body = ReadResponse {
@@ -68,7 +72,7 @@ pub async fn mark_read(
         is_read: true,
         read_at,
     };
-    Ok(with_token(position, ApiJson(body)))
+    Ok(with_token(done.position, ApiJson(body)))
 }
 
 /// Unread messages from `sender` to `recipient`, found in the log through the partial index on
@@ -107,31 +111,35 @@ async fn unread_from(
 pub async fn mark_conversation_read(
     State(state): State<CommandState>,
     caller: Caller,
+    metadata: EventMetadata,
     Path(user): Path<String>,
 ) -> Result<Response, ApiError> {
     check_username(&user).map_err(ApiError::from)?;
-    if accounts::find_user(&state.pool, &user).await?.is_none() {
+    let found = state.directory.find_user(&user).await;
+    if found.map_err(MessageError::from)?.is_none() {
         return Err(MessageError::UnknownUser(user).into());
     }
-    let mut marked = 0;
-    let mut position = LogPosition::START;
-    for id in unread_from(&state, &user, &caller.username).await? {
-        let command = MessageCommand::MarkRead {
-            message_id: id,
-            reader: caller.username.clone(),
-            at: now(),
-        };
-        match execute(&state, id, command, &caller).await {
-            Ok(at) => {
-                marked += 1;
-                position = position.max(at);
-            }
-            // Deleted on the caller's side meanwhile: nothing to mark.
-            Err(ExecuteError::Domain(MessageError::UnknownMessage(_))) => {}
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Ok(with_token(position, ApiJson(MarkedResponse { marked })))
+    let at = now();
+    let commands: Vec<_> = unread_from(&state, &user, &caller.username)
+        .await?
+        .into_iter()
+        .map(|id| {
+            let command = MessageCommand::MarkRead {
+                message_id: id,
+                reader: caller.username.clone(),
+                at,
+            };
+            (id, command)
+        })
+        .collect();
+    // Deleted on the caller's side meanwhile: nothing to mark.
+    let deleted = |err: &MessageError| matches!(err, MessageError::UnknownMessage(_));
+    let batch = execute_batch(&state, "mark_read", &commands, &metadata, deleted).await?;
+    let position = batch.position.unwrap_or(LogPosition::START);
+    let body = MarkedResponse {
+        marked: batch.changed,
+    };
+    Ok(with_token(position, ApiJson(body)))
 }
 
 /// Deletes the caller's side of a message; when both sides have, the message is hidden.
@@ -145,6 +153,7 @@ pub async fn mark_conversation_read(
 pub async fn delete_message(
     State(state): State<CommandState>,
     caller: Caller,
+    metadata: EventMetadata,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_message_id(&id)?;
@@ -153,8 +162,8 @@ pub async fn delete_message(
         actor: caller.username.clone(),
         at: now(),
     };
-    let position = execute(&state, id, command, &caller).await?;
-    Ok(with_token(position, StatusCode::NO_CONTENT))
+    let done = execute(&state, id, command, &metadata).await?;
+    Ok(with_token(done.position, StatusCode::NO_CONTENT))
 }
 
 /// An administrator makes a deleted message visible to both sides again.
@@ -169,6 +178,7 @@ pub async fn delete_message(
 pub async fn restore_message(
     State(state): State<CommandState>,
     caller: Caller,
+    metadata: EventMetadata,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_message_id(&id)?;
@@ -178,10 +188,10 @@ pub async fn restore_message(
         actor: caller.username.clone(),
         at: restored_at,
     };
-    let position = execute(&state, id, command, &caller).await?;
+    let done = execute(&state, id, command, &metadata).await?;
     let body = RestoredResponse {
         message_id: id,
         restored_at,
     };
-    Ok(with_token(position, ApiJson(body)))
+    Ok(with_token(done.position, ApiJson(body)))
 }

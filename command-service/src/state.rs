@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use accounts::PgDirectory;
+use accounts::{AccountChange, ChangeListener, PgDirectory};
 use axum::extract::FromRef;
 use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::CqrsFramework;
 use events::Message;
 use http_edge::Edge;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 use crate::signal::CommitSignal;
 use crate::store::EventStore;
@@ -21,31 +21,39 @@ pub type MessageStore = PersistedEventStore<EventStore, Message>;
 pub struct CommandState {
     pub edge: Edge,
     pub pool: PgPool,
-    /// Runs commands: load the aggregate, decide, append (optimistic concurrency).
-    pub cqrs: Arc<CqrsFramework<Message, MessageStore>>,
-    /// Loads aggregates without running a command (a reply's parent, idempotent repeats).
+    /// Loads messages and appends their events (optimistic concurrency).
     pub store: Arc<MessageStore>,
     pub signal: CommitSignal,
-    /// The domain's services (users, roles, approvals), for commands run without cqrs-es's
-    /// load step.
+    /// The domain's services (users, roles, approvals), cached beside the edge's sessions.
     pub directory: events::MessagingServices,
 }
 
 impl CommandState {
-    /// State over `pool`, waking the projector through `signal` after each commit.
+    /// State over `pool`, waking the projector through `signal` after each commit. Its caches
+    /// stay off until [`CommandState::listen_for_account_changes`].
     pub fn new(pool: PgPool, edge: Edge, signal: CommitSignal) -> Self {
-        let directory: events::MessagingServices = Arc::new(PgDirectory::new(pool.clone()));
-        let event_store = || PersistedEventStore::new_event_store(EventStore::new(pool.clone()));
-        let cqrs = CqrsFramework::new(event_store(), vec![], directory.clone());
-        let store = event_store();
+        let directory = PgDirectory::cached(pool.clone(), edge.settings.directory_cache_size);
+        edge.changes.register(directory.cache());
+        let store = PersistedEventStore::new_event_store(EventStore::new(pool.clone()));
         Self {
             edge,
             pool,
-            cqrs: Arc::new(cqrs),
             store: Arc::new(store),
             signal,
-            directory,
+            directory: Arc::new(directory),
         }
+    }
+
+    /// Starts the process's one listener for account changes, which turns the caches on (the
+    /// query side's sessions too, when it shares this state's edge) until `stop`.
+    pub async fn listen_for_account_changes(&self, stop: CancellationToken) -> ChangeListener {
+        ChangeListener::start(&self.pool, self.edge.changes.clone(), stop).await
+    }
+
+    /// After an account change committed: no process answers from memory what it ended once
+    /// this returns ([`accounts::AccountCaches::propagate`]).
+    pub async fn account_changed(&self, change: AccountChange) {
+        self.edge.changes.propagate(&self.pool, &change).await;
     }
 }
 

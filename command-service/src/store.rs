@@ -6,7 +6,9 @@
 //! second read failed. Here the append is one `INSERT … SELECT FROM unnest(…) RETURNING` in its
 //! own transaction, so the position comes from the statement that stored the events, and a
 //! commit that succeeded always answers its success. The position reaches the handler through a
-//! task-local slot ([`capture_append`]) because cqrs-es's `persist` returns `()`.
+//! task-local slot ([`capture_append`]) because cqrs-es's `persist` returns `()`. A batch of
+//! commands on several messages loads them in one statement ([`events_of_many`]) and appends all
+//! their events in one ([`append_events`]).
 //!
 //! Errors keep their `sqlx::Error` inside (`PersistenceError::ConnectionError` /
 //! `UnknownError`), so the edge can tell an unavailable database (503) from a bug (500).
@@ -29,6 +31,13 @@ pub const EVENTS_OF_AGGREGATE: &str =
      FROM events
      WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
      ORDER BY sequence";
+
+/// The events of several aggregates (`$2`, an array), each in order (primary-key probes).
+pub const EVENTS_OF_AGGREGATES: &str =
+    "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata
+     FROM events
+     WHERE aggregate_type = $1 AND aggregate_id = ANY($2)
+     ORDER BY aggregate_id, sequence";
 
 tokio::task_local! {
     static LAST_APPEND: Cell<Option<LogPosition>>;
@@ -78,60 +87,80 @@ impl EventStore {
             .map(|row| serialized_event(aggregate_type, row))
             .collect()
     }
+}
 
-    async fn append(
-        &self,
-        aggregate_type: &str,
-        events: &[SerializedEvent],
-    ) -> Result<Option<LogPosition>, PersistenceError> {
-        if events.is_empty() {
-            return Ok(None);
-        }
-        let mut ids = Vec::with_capacity(events.len());
-        let mut sequences = Vec::with_capacity(events.len());
-        let mut types = Vec::with_capacity(events.len());
-        let mut versions = Vec::with_capacity(events.len());
-        let mut payloads = Vec::with_capacity(events.len());
-        let mut metadata = Vec::with_capacity(events.len());
-        for event in events {
-            ids.push(event.aggregate_id.clone());
-            sequences.push(i64::try_from(event.sequence).map_err(unknown)?);
-            types.push(event.event_type.clone());
-            versions.push(event.event_version.clone());
-            payloads.push(event.payload.clone());
-            metadata.push(event.metadata.clone());
-        }
-        // `ORDER BY ord` keeps global positions in the events' order; the highest one, with the
-        // transaction's id, is the position a reader must reach to see all of them.
-        let row: (String, i64) = sqlx::query_as(
-            "WITH appended AS (
-                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                                     event_version, payload, metadata)
-                 SELECT $1, e.id, e.seq, e.type, e.version, e.payload, e.metadata
-                 FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[],
-                             $7::jsonb[]) WITH ORDINALITY
-                      AS e(id, seq, type, version, payload, metadata, ord)
-                 ORDER BY e.ord
-                 RETURNING transaction_id, global_position)
-             SELECT transaction_id::text, global_position FROM appended
-             ORDER BY global_position DESC LIMIT 1",
-        )
+/// The events of several aggregates, each in order: one statement for a batch of commands.
+pub async fn events_of_many(
+    pool: &PgPool,
+    aggregate_type: &str,
+    aggregate_ids: &[String],
+) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    let rows = sqlx::query(EVENTS_OF_AGGREGATES)
         .bind(aggregate_type)
-        .bind(&ids)
-        .bind(&sequences)
-        .bind(&types)
-        .bind(&versions)
-        .bind(&payloads)
-        .bind(&metadata)
-        .fetch_one(&self.pool)
+        .bind(aggregate_ids)
+        .fetch_all(pool)
         .await
         .map_err(persistence_error)?;
-        let transaction_id = row.0.parse().map_err(unknown)?;
-        Ok(Some(LogPosition {
-            transaction_id,
-            global_position: row.1,
-        }))
+    rows.iter()
+        .map(|row| serialized_event(aggregate_type, row))
+        .collect()
+}
+
+/// Appends `events` (of one aggregate or several) in one statement, hence one transaction, and
+/// returns the position of the last one (`None` when there are none). Another writer's event at
+/// one of their sequences fails them all with the optimistic-concurrency conflict.
+pub async fn append_events(
+    pool: &PgPool,
+    aggregate_type: &str,
+    events: &[SerializedEvent],
+) -> Result<Option<LogPosition>, PersistenceError> {
+    if events.is_empty() {
+        return Ok(None);
     }
+    let mut ids = Vec::with_capacity(events.len());
+    let mut sequences = Vec::with_capacity(events.len());
+    let mut types = Vec::with_capacity(events.len());
+    let mut versions = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    let mut metadata = Vec::with_capacity(events.len());
+    for event in events {
+        ids.push(event.aggregate_id.clone());
+        sequences.push(i64::try_from(event.sequence).map_err(unknown)?);
+        types.push(event.event_type.clone());
+        versions.push(event.event_version.clone());
+        payloads.push(event.payload.clone());
+        metadata.push(event.metadata.clone());
+    }
+    // `ORDER BY ord` keeps global positions in the events' order; the highest one, with the
+    // transaction's id, is the position a reader must reach to see all of them.
+    let row: (String, i64) = sqlx::query_as(
+        "WITH appended AS (
+             INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                 event_version, payload, metadata)
+             SELECT $1, e.id, e.seq, e.type, e.version, e.payload, e.metadata
+             FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[],
+                         $7::jsonb[]) WITH ORDINALITY
+                  AS e(id, seq, type, version, payload, metadata, ord)
+             ORDER BY e.ord
+             RETURNING transaction_id, global_position)
+         SELECT transaction_id::text, global_position FROM appended
+         ORDER BY global_position DESC LIMIT 1",
+    )
+    .bind(aggregate_type)
+    .bind(&ids)
+    .bind(&sequences)
+    .bind(&types)
+    .bind(&versions)
+    .bind(&payloads)
+    .bind(&metadata)
+    .fetch_one(pool)
+    .await
+    .map_err(persistence_error)?;
+    let transaction_id = row.0.parse().map_err(unknown)?;
+    Ok(Some(LogPosition {
+        transaction_id,
+        global_position: row.1,
+    }))
 }
 
 fn serialized_event(
@@ -207,7 +236,7 @@ impl PersistedEventRepository for EventStore {
                 "snapshots are not configured for this store".into(),
             ));
         }
-        let position = self.append(A::TYPE, events).await?;
+        let position = append_events(&self.pool, A::TYPE, events).await?;
         // Outside `capture_append` (a caller that does not ask) there is nowhere to report to.
         let _ = LAST_APPEND.try_with(|slot| slot.set(position.or(slot.get())));
         Ok(())

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use accounts::ChangeListener;
 use audit::access::{AccessLogger, DEFAULT_CAPACITY};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -113,6 +114,8 @@ pub struct Application {
     grace: Duration,
     /// Purges ended sessions (single-process mode; the services do it in split mode).
     purger: Option<(JoinHandle<()>, CancellationToken)>,
+    /// Keeps the caches of sessions and the directory correct (single-process mode).
+    account_changes: Option<(ChangeListener, CancellationToken)>,
     /// The in-process projector (single-machine mode) and its stop signal.
     projector: Option<(JoinHandle<()>, CancellationToken)>,
     /// The access log's writer: it flushes and ends once the router is dropped.
@@ -131,6 +134,7 @@ impl Application {
         let mut projector = None;
         let mut access_writer = None;
         let mut purger = None;
+        let mut account_changes = None;
         let backend = match &settings.upstreams {
             Some((commands, queries)) => Backend::Split(Upstreams::new(
                 commands,
@@ -164,6 +168,13 @@ impl Application {
                     CommitSignal::relay_to_postgres(pool.clone(), settings.notify_debounce),
                 );
                 let commands = CommandState::new(pool.clone(), edge, signal);
+                // One listener for the process: the edge (and its sessions) is shared with the
+                // query side.
+                let stop_listening = CancellationToken::new();
+                let listener = commands
+                    .listen_for_account_changes(stop_listening.clone())
+                    .await;
+                account_changes = Some((listener, stop_listening));
                 Backend::Local(commands, queries)
             }
         };
@@ -192,6 +203,7 @@ impl Application {
             metrics,
             limits: settings.limits,
             purger,
+            account_changes,
             grace: settings.shutdown_grace,
             projector,
             access_writer,
@@ -246,6 +258,10 @@ impl Application {
         if let Some((task, stop)) = self.purger {
             stop.cancel();
             let _ = task.await;
+        }
+        if let Some((listener, stop)) = self.account_changes {
+            stop.cancel();
+            listener.stopped().await;
         }
         // Serving has ended and the router (every logger with it) is dropped: the writer
         // flushes what is buffered and ends.

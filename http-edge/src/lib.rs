@@ -35,6 +35,7 @@ pub use shutdown::shutdown_signal;
 
 use std::sync::Arc;
 
+use accounts::AccountCaches;
 use login_throttle::LoginThrottle;
 use rate_limit::{retry_after_secs, RateLimiter};
 use sessions::SessionStore;
@@ -43,6 +44,9 @@ use sessions::SessionStore;
 #[derive(Clone)]
 pub struct Edge {
     pub sessions: SessionStore,
+    /// The process's caches of account data (the sessions', and the directory's when the
+    /// command side registers it), for its listener and its own account changes.
+    pub changes: AccountCaches,
     pub settings: Arc<EdgeSettings>,
     pub limiter: Arc<RateLimiter>,
     pub login_throttle: Arc<LoginThrottle>,
@@ -72,11 +76,17 @@ impl Edge {
         )
     }
 
-    /// The edge over `pool` (for the `sessions` and `users` tables).
+    /// The edge over `pool` (for the `sessions` and `users` tables). Its session cache stays
+    /// off until a [`accounts::ChangeListener`] keeps [`Edge::changes`].
     pub fn new(pool: sqlx::PgPool, settings: EdgeSettings) -> Self {
         let limiter = Arc::new(RateLimiter::new(settings.rate.clone()));
+        let sessions = SessionStore::new(pool, settings.session_ttl, settings.session_idle)
+            .with_cache(settings.session_cache_size);
+        let changes = AccountCaches::default();
+        changes.register(sessions.cache());
         Self {
-            sessions: SessionStore::new(pool, settings.session_ttl, settings.session_idle),
+            sessions,
+            changes,
             login_throttle: Arc::new(LoginThrottle::default()),
             settings: Arc::new(settings),
             limiter,

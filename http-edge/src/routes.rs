@@ -101,7 +101,9 @@ fn session_cookie_header(edge: &Edge, value: &str, max_age: u64) -> Result<Heade
     responses((status = 204, description = "Logged out: the session is revoked server-side and the cookie cleared.",
         headers(("Set-Cookie" = String, description = "`hs_session=; Max-Age=0`")))))]
 pub async fn logout(State(edge): State<Edge>, caller: Caller) -> Result<Response, ApiError> {
-    edge.sessions.revoke(&caller.session_token).await?;
+    let revoked = edge.sessions.revoke(&caller.session_token).await?;
+    // Ended on every instance before the answer says so.
+    edge.changes.propagate(edge.sessions.pool(), &revoked).await;
     let cookie = session_cookie_header(&edge, "", 0)?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

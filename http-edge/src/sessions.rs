@@ -5,8 +5,20 @@
 //! a minute, so the idle bound is exact to a minute and costs no write per request), or the
 //! account being disabled (every session revoked at once, and a disabled user's session is
 //! refused even before that). Ended sessions are purged a day later.
+//!
+//! A session that served a request less than a minute ago is answered from memory
+//! ([`SessionCache`]) without a round trip: each entry knows its expiry and last use, so it is
+//! used only until the first of its expiry, its idle bound and its next due refresh of
+//! `last_seen_at`, after which the database is asked (and the use recorded) as before. Every
+//! revocation reaches every process's cache through `NOTIFY hs_accounts`, confirmed before the
+//! revoking request answers ([`accounts::changes`]); while a process's listener is down its
+//! cache is off.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use accounts::cache::Cache;
+use accounts::{AccountChange, Invalidate};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -42,6 +54,9 @@ pub const FIND_SESSION: &str =
 /// How often `last_seen_at` is refreshed at most.
 const TOUCH_EVERY_SECS: i64 = 60;
 
+/// The same, as the longest a cached session is used without asking the database.
+const TOUCH_EVERY: Duration = Duration::from_secs(TOUCH_EVERY_SECS as u64);
+
 /// A live session and its user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -53,12 +68,67 @@ pub struct Session {
     pub last_seen_at: DateTime<Utc>,
 }
 
-/// Statements on the `sessions` table.
+/// A session as cached, and until when it may be used without asking the database.
+#[derive(Debug, Clone)]
+struct CachedSession {
+    session: Session,
+    fresh_until: Instant,
+}
+
+/// Live sessions by the SHA-256 of their cookie token, as last read from the database.
+#[derive(Debug)]
+pub struct SessionCache(Cache<[u8; 32], CachedSession>);
+
+impl SessionCache {
+    /// At most `capacity` sessions (0: none); dark until a listener turns it on.
+    pub fn new(capacity: usize) -> Self {
+        Self(Cache::new("sessions", capacity))
+    }
+
+    /// Whether it answers from memory (its process hears every change).
+    pub fn is_live(&self) -> bool {
+        self.0.is_live()
+    }
+
+    /// How many sessions it holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Invalidate for SessionCache {
+    fn invalidate(&self, change: &AccountChange) {
+        match change {
+            AccountChange::Session(hash) => self.0.invalidate(hash),
+            // Disabled, or another role or display name: every session of theirs.
+            AccountChange::User(username) => self
+                .0
+                .invalidate_where(|_, cached| cached.session.username == *username),
+            AccountChange::Approval { .. } => {}
+        }
+    }
+
+    fn go_dark(&self) {
+        self.0.go_dark();
+    }
+
+    fn go_live(&self) {
+        self.0.go_live();
+    }
+}
+
+/// Statements on the `sessions` table, and the cache in front of the look-up.
 #[derive(Debug, Clone)]
 pub struct SessionStore {
     pool: PgPool,
     ttl: Duration,
     idle: chrono::Duration,
+    cache: Arc<SessionCache>,
 }
 
 /// 256 random bits, URL-safe.
@@ -68,16 +138,35 @@ fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 impl SessionStore {
     /// Sessions in `pool`, each living `ttl` from login and ending after `idle` without a
-    /// request.
+    /// request; every look-up asks the database.
     pub fn new(pool: PgPool, ttl: Duration, idle: Duration) -> Self {
         let idle = chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::minutes(30));
-        Self { pool, ttl, idle }
+        Self {
+            pool,
+            ttl,
+            idle,
+            cache: Arc::new(SessionCache::new(0)),
+        }
+    }
+
+    /// The same store, keeping up to `capacity` sessions in memory once its
+    /// [`SessionStore::cache`] is registered with the process's [`accounts::AccountCaches`].
+    pub fn with_cache(self, capacity: usize) -> Self {
+        Self {
+            cache: Arc::new(SessionCache::new(capacity)),
+            ..self
+        }
+    }
+
+    /// Its cache, for the process's listener.
+    pub fn cache(&self) -> Arc<SessionCache> {
+        self.cache.clone()
     }
 
     /// The pool the sessions live in.
@@ -94,7 +183,7 @@ impl SessionStore {
             "INSERT INTO sessions (token_hash, username, csrf_token, expires_at)
              VALUES ($1, $2, $3, now() + $4)",
         )
-        .bind(token_hash(&token))
+        .bind(&token_hash(&token)[..])
         .bind(username)
         .bind(&csrf)
         .bind(ttl)
@@ -105,43 +194,85 @@ impl SessionStore {
 
     /// The live session of a cookie token: not expired, not idle too long, not revoked, and
     /// its user not disabled. Refreshes `last_seen_at` when it is a minute old (best effort: a
-    /// database that refuses writes still serves reads).
+    /// database that refuses writes still serves reads). Answered from the cache while the
+    /// session was used less than a minute ago and cannot have expired since.
     pub async fn find(&self, token: &str) -> Result<Option<Session>, sqlx::Error> {
         let hash = token_hash(token);
+        let fresh = |cached: &CachedSession| Instant::now() < cached.fresh_until;
+        if let Some(cached) = self.cache.0.get_if(&hash, fresh) {
+            return Ok(Some(cached.session));
+        }
+        let ticket = self.cache.0.ticket();
         let row: Option<SessionRow> = sqlx::query_as(FIND_SESSION)
-            .bind(&hash)
+            .bind(&hash[..])
             .bind(self.idle)
             .fetch_optional(&self.pool)
             .await?;
-        let Some(session) = row.and_then(session_from_row) else {
+        let Some(mut session) = row.and_then(session_from_row) else {
             return Ok(None);
         };
         if Utc::now() - session.last_seen_at > chrono::Duration::seconds(TOUCH_EVERY_SECS) {
-            if let Err(err) = sqlx::query(
+            match sqlx::query_scalar(
                 "UPDATE sessions SET last_seen_at = now()
-                 WHERE token_hash = $1 AND last_seen_at < now() - make_interval(secs => $2)",
+                 WHERE token_hash = $1 AND last_seen_at < now() - make_interval(secs => $2)
+                 RETURNING last_seen_at",
             )
-            .bind(&hash)
+            .bind(&hash[..])
             .bind(TOUCH_EVERY_SECS as f64)
-            .execute(&self.pool)
+            .fetch_optional(&self.pool)
             .await
             {
-                crate::db::note_error(&err);
-                tracing::warn!(error = %err, "could not refresh the session's last use");
+                Ok(Some(touched)) => session.last_seen_at = touched,
+                // Another process refreshed it meanwhile.
+                Ok(None) => {}
+                Err(err) => {
+                    crate::db::note_error(&err);
+                    tracing::warn!(error = %err, "could not refresh the session's last use");
+                }
+            }
+        }
+        if let Some(ticket) = ticket {
+            let fresh_for = self.fresh_for(&session);
+            if !fresh_for.is_zero() {
+                let cached = CachedSession {
+                    session: session.clone(),
+                    fresh_until: Instant::now() + fresh_for,
+                };
+                self.cache.0.insert(ticket, hash, cached);
             }
         }
         Ok(Some(session))
     }
 
-    /// Revokes the session of a cookie token (a no-op when it is already gone).
-    pub async fn revoke(&self, token: &str) -> Result<(), sqlx::Error> {
+    /// How long `session` may be used without asking the database: until the first of its
+    /// expiry, its idle bound and its next refresh of `last_seen_at` (so the refresh still
+    /// happens at most, and at least, once a minute of use).
+    fn fresh_for(&self, session: &Session) -> Duration {
+        let now = Utc::now();
+        let left = |delta: chrono::Duration| delta.to_std().unwrap_or(Duration::ZERO);
+        let used = now - session.last_seen_at;
+        let until_touch = left(chrono::Duration::seconds(TOUCH_EVERY_SECS) - used);
+        let until_idle = left(self.idle - used);
+        let until_expiry = left(session.expires_at - now);
+        until_touch
+            .min(until_idle)
+            .min(until_expiry)
+            .min(TOUCH_EVERY)
+    }
+
+    /// Revokes the session of a cookie token (a no-op when it is already gone) and forgets it
+    /// here; returns the change, for the other processes ([`accounts::AccountCaches::propagate`]).
+    pub async fn revoke(&self, token: &str) -> Result<AccountChange, sqlx::Error> {
+        let hash = token_hash(token);
         sqlx::query(
             "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
         )
-        .bind(token_hash(token))
+        .bind(&hash[..])
         .execute(&self.pool)
         .await?;
-        Ok(())
+        let change = AccountChange::Session(hash);
+        self.cache.invalidate(&change);
+        Ok(change)
     }
 
     /// Deletes sessions that ended (expired, revoked or idle) more than a day ago; returns how

@@ -33,7 +33,7 @@ impl Default for RateSettings {
     }
 }
 
-/// Sessions, cookies, proxies, body size and rate limits.
+/// Sessions, cookies, proxies, body size, rate limits and the request path's caches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EdgeSettings {
     /// `SESSION_TTL_MINUTES` (default 720): a session's lifetime from login.
@@ -49,6 +49,13 @@ pub struct EdgeSettings {
     pub body_limit_bytes: usize,
     /// `RATE_LIMIT_*`.
     pub rate: RateSettings,
+    /// `SESSION_CACHE_SIZE` (default 10000; 0 turns it off): sessions kept in memory while the
+    /// process listens for account changes.
+    pub session_cache_size: usize,
+    /// `DIRECTORY_CACHE_SIZE` (default 10000; 0 turns it off): users, and as many clinician
+    /// approvals, kept in memory for the messaging policy while the process listens for account
+    /// changes.
+    pub directory_cache_size: usize,
 }
 
 impl Default for EdgeSettings {
@@ -60,6 +67,8 @@ impl Default for EdgeSettings {
             trusted_proxies: Vec::new(),
             body_limit_bytes: 64 * 1024,
             rate: RateSettings::default(),
+            session_cache_size: 10_000,
+            directory_cache_size: 10_000,
         }
     }
 }
@@ -101,6 +110,12 @@ impl EdgeSettings {
                 ip_per_second: positive(&lookup, "RATE_LIMIT_IP_PER_SECOND", 100.0)?,
                 ip_burst: parse(&lookup, "RATE_LIMIT_IP_BURST", 400)?.max(1),
             },
+            session_cache_size: parse(&lookup, "SESSION_CACHE_SIZE", defaults.session_cache_size)?,
+            directory_cache_size: parse(
+                &lookup,
+                "DIRECTORY_CACHE_SIZE",
+                defaults.directory_cache_size,
+            )?,
         })
     }
 }
@@ -170,6 +185,7 @@ mod tests {
             ("RATE_LIMIT_USER_PER_SECOND", "1000"),
             ("TRUSTED_PROXIES", "127.0.0.1, ::1"),
             ("COOKIE_SECURE", "true"),
+            ("SESSION_CACHE_SIZE", "0"),
         ]
         .into();
         let settings = EdgeSettings::from_lookup(|k| env.get(k).map(|v| v.to_string()));
@@ -177,6 +193,8 @@ mod tests {
         assert_eq!(settings.rate.user_per_second, 1000.0);
         assert_eq!(settings.trusted_proxies.len(), 2);
         assert!(settings.cookie_secure);
+        assert_eq!(settings.session_cache_size, 0);
+        assert_eq!(settings.directory_cache_size, 10_000);
 
         let bad =
             EdgeSettings::from_lookup(|k| (k == "RATE_LIMIT_IP_PER_SECOND").then(|| "-1".into()));

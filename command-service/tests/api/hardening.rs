@@ -36,6 +36,7 @@ async fn app_over(pool: PgPool, service_pool: PgPool, signal: CommitSignal) -> T
         pool,
         router: command_service::app(state),
         wake: Arc::new(Notify::new()),
+        changes: None,
     }
 }
 

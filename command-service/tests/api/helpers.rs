@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use accounts::ChangeListener;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
@@ -12,6 +13,7 @@ use http_edge::{Edge, EdgeSettings};
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 pub const PASSWORD: &str = "healing-demo";
@@ -52,6 +54,8 @@ pub struct TestApp {
     pub pool: PgPool,
     pub router: Router,
     pub wake: Arc<Notify>,
+    /// The listener for account changes, when the caches are on.
+    pub changes: Option<(ChangeListener, CancellationToken)>,
 }
 
 /// A logged-in user: the cookie and the CSRF token.
@@ -95,6 +99,40 @@ impl TestApp {
             pool,
             router: command_service::app(state),
             wake,
+            changes: None,
+        }
+    }
+
+    /// The service with its caches of sessions and the directory on, as the binaries run it.
+    /// End the test with [`TestApp::stop`].
+    pub async fn with_caches(pool: PgPool) -> Self {
+        seed(&pool).await;
+        let wake = Arc::new(Notify::new());
+        let state = CommandState::new(
+            pool.clone(),
+            Edge::new(pool.clone(), EdgeSettings::default()),
+            CommitSignal::in_process(wake.clone()),
+        );
+        let stop = CancellationToken::new();
+        let listener = state.listen_for_account_changes(stop.clone()).await;
+        listener
+            .listening()
+            .wait_for(|on| *on)
+            .await
+            .expect("the listener connects");
+        Self {
+            pool,
+            router: command_service::app(state),
+            wake,
+            changes: Some((listener, stop)),
+        }
+    }
+
+    /// Stops the listener, so that the test's database can be dropped.
+    pub async fn stop(self) {
+        if let Some((listener, stop)) = self.changes {
+            stop.cancel();
+            listener.stopped().await;
         }
     }
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod caches;
 mod errors;
 mod hardening;
 mod idempotency;

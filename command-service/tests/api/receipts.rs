@@ -145,3 +145,76 @@ async fn an_admin_restores_a_hidden_message(pool: PgPool) {
         Some("MessageRestored")
     );
 }
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn a_conversation_read_appends_its_receipts_in_one_transaction_under_its_request(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool).await;
+    let alice = app.login("alice").await;
+    let bob = app.login("bob").await;
+    for _ in 0..4 {
+        app.sent_id(&bob, "alice").await;
+    }
+    let path = "/api/messages/conversation/bob/read";
+    let answer = app.call(Method::POST, path, Some(&alice), None).await;
+    assert_eq!(answer.body["marked"], 4, "{:?}", answer.body);
+    let request_id = answer
+        .header("x-request-id")
+        .expect("request id")
+        .to_owned();
+    let reads: Vec<(String, i64, String, String)> = sqlx::query_as(
+        "SELECT transaction_id::text, global_position, metadata ->> 'request_id',
+                metadata ->> 'correlation_id'
+         FROM events WHERE event_type = 'MessageRead' ORDER BY global_position",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("reads");
+    assert_eq!(reads.len(), 4);
+    assert!(
+        reads.iter().all(|r| r.0 == reads[0].0),
+        "one transaction: {reads:?}"
+    );
+    assert!(
+        reads.iter().all(|r| r.2 == request_id && r.3 == request_id),
+        "{reads:?}"
+    );
+    let last = reads.last().expect("a read");
+    let token = events::LogPosition {
+        transaction_id: last.0.parse().expect("xid"),
+        global_position: last.1,
+    };
+    assert_eq!(
+        answer.header("x-consistency-token"),
+        Some(token.to_string().as_str()),
+        "the token is the batch's last event"
+    );
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn racing_conversation_reads_mark_each_message_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.login("alice").await;
+    let bob = app.login("bob").await;
+    let mut sent = Vec::new();
+    for _ in 0..6 {
+        sent.push(app.sent_id(&bob, "alice").await);
+    }
+    let path = "/api/messages/conversation/bob/read";
+    let answers =
+        futures::future::join_all((0..8).map(|_| app.call(Method::POST, path, Some(&alice), None)))
+            .await;
+    let mut marked = 0;
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        marked += answer.body["marked"].as_u64().expect("marked");
+    }
+    assert_eq!(marked, 6, "each message marked by exactly one call");
+    for id in &sent {
+        assert_eq!(
+            app.event_types(id).await,
+            vec!["MessageSent", "MessageRead"]
+        );
+    }
+}

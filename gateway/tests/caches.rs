@@ -1,0 +1,163 @@
+//! Two gateway processes on one database, each answering sessions and the directory from its own
+//! memory: a change made through one is obeyed by the other on its very next request.
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+mod support;
+
+use support::*;
+
+/// Two seeded gateways with their metrics listeners on.
+async fn two_gateways(options: &PgConnectOptions) -> (Running, Running) {
+    let url = database_url(options);
+    assert!(hs_admin(&url, &["migrate"]).status.success());
+    assert!(hs_admin(&url, &["seed-demo"]).status.success());
+    let metrics = [("METRICS_ADDR", "127.0.0.1:0".to_owned())];
+    let a = spawn_gateway(&url, &metrics).await;
+    let b = spawn_gateway(&url, &metrics).await;
+    (a, b)
+}
+
+/// How many look-ups of `cache` the gateway answered from memory.
+async fn hits(gateway: &Running, cache: &str) -> f64 {
+    let port = gateway
+        .output()
+        .lines()
+        .find_map(|line| logged_port(line, "metrics listening"))
+        .expect("metrics port logged");
+    let (_, _, metrics) = Client::new(port)
+        .request("GET", "/metrics", None, None, None)
+        .await;
+    let series = format!(r#"cache="{cache}""#);
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("account_cache_lookups_total{"))
+        .filter(|line| line.contains(&series) && line.contains(r#"outcome="hit""#))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn status(
+    client: &Client,
+    method: &str,
+    path: &str,
+    session: &Login,
+    body: Option<&str>,
+) -> String {
+    let (status, _, answer) = client
+        .request(method, path, Some(session), body, None)
+        .await;
+    format!("{status} {answer}")
+}
+
+fn is(answer: &str, code: u16) -> bool {
+    answer.starts_with(&format!("HTTP/1.1 {code} "))
+}
+
+#[sqlx::test]
+async fn a_logout_or_a_disable_on_one_gateway_ends_the_session_on_another_at_once(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let (a, b) = two_gateways(&options).await;
+    let (on_a, on_b) = (Client::new(a.port), Client::new(b.port));
+
+    let alice = on_a.login("alice").await;
+    for _ in 0..3 {
+        let answer = status(&on_b, "GET", "/api/auth/me", &alice, None).await;
+        assert!(is(&answer, 200), "{answer}");
+    }
+    assert!(hits(&b, "sessions").await >= 2.0, "B used its memory");
+    let answer = status(&on_a, "POST", "/api/auth/logout", &alice, None).await;
+    assert!(is(&answer, 204), "{answer}");
+    let answer = status(&on_b, "GET", "/api/auth/me", &alice, None).await;
+    assert!(
+        is(&answer, 401),
+        "after the logout on A, B answered {answer}"
+    );
+
+    let bob = on_a.login("bob").await;
+    for _ in 0..3 {
+        let answer = status(&on_b, "GET", "/api/auth/me", &bob, None).await;
+        assert!(is(&answer, 200), "{answer}");
+    }
+    let admin = on_a.login("admin").await;
+    let answer = status(&on_a, "POST", "/api/admin/users/bob/disable", &admin, None).await;
+    assert!(is(&answer, 200), "{answer}");
+    let answer = status(&on_b, "GET", "/api/auth/me", &bob, None).await;
+    assert!(
+        is(&answer, 401),
+        "after bob was disabled on A, B answered {answer}"
+    );
+}
+
+#[sqlx::test]
+async fn approvals_and_users_changed_through_one_gateway_are_obeyed_by_another_at_once(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let (a, b) = two_gateways(&options).await;
+    let (on_a, on_b) = (Client::new(a.port), Client::new(b.port));
+    let admin = on_a.login("admin").await;
+    let carol = on_b.login("dr_carol").await;
+    let alice = on_b.login("alice").await;
+
+    // A revoked approval stops the clinician's next message.
+    let to_alice = r#"{"recipient_username":"alice","message":"How was the week?"}"#;
+    for _ in 0..3 {
+        let answer = status(
+            &on_b,
+            "POST",
+            "/api/clinician/message",
+            &carol,
+            Some(to_alice),
+        )
+        .await;
+        assert!(is(&answer, 201), "{answer}");
+    }
+    assert!(hits(&b, "approvals").await >= 2.0, "B used its memory");
+    let revoke = r#"{"clinician":"dr_carol","patient":"alice","status":"revoked"}"#;
+    let answer = status(
+        &on_a,
+        "PUT",
+        "/api/admin/patient-approvals",
+        &admin,
+        Some(revoke),
+    )
+    .await;
+    assert!(is(&answer, 200), "{answer}");
+    let answer = status(
+        &on_b,
+        "POST",
+        "/api/clinician/message",
+        &carol,
+        Some(to_alice),
+    )
+    .await;
+    assert!(
+        is(&answer, 403),
+        "after the revocation on A, B answered {answer}"
+    );
+    let direct = r#"{"recipient":"alice","content":"Still there?"}"#;
+    let answer = status(&on_b, "POST", "/api/messages/send", &carol, Some(direct)).await;
+    assert!(is(&answer, 403), "{answer}");
+
+    // A user unknown to B (and remembered so) exists as soon as A has created them.
+    let to_newbie = r#"{"recipient":"newbie","content":"Welcome!"}"#;
+    for _ in 0..2 {
+        let answer = status(&on_b, "POST", "/api/messages/send", &alice, Some(to_newbie)).await;
+        assert!(is(&answer, 404), "{answer}");
+    }
+    assert!(
+        hits(&b, "users").await >= 1.0,
+        "B answered users from memory"
+    );
+    let create = r#"{"username":"newbie","role":"patient","password":"a-long-password"}"#;
+    let answer = status(&on_a, "POST", "/api/admin/users", &admin, Some(create)).await;
+    assert!(is(&answer, 201), "{answer}");
+    let answer = status(&on_b, "POST", "/api/messages/send", &alice, Some(to_newbie)).await;
+    assert!(
+        is(&answer, 201),
+        "after newbie was created on A, B answered {answer}"
+    );
+}
