@@ -5,11 +5,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use accounts::ChangeListener;
 use audit::access::{AccessLogger, DEFAULT_CAPACITY};
 use axum::Router;
 use http_edge::Edge;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::QueryError;
 use crate::settings::QuerySettings;
@@ -25,6 +27,10 @@ pub struct Application {
     port: u16,
     /// The access log's writer: it ends, after a last write, once the router is dropped.
     access_writer: JoinHandle<()>,
+    /// Keeps the session cache in step with logouts, expiries and account changes made by any
+    /// process (`docs/operations.md`), until serving ends.
+    changes: ChangeListener,
+    stop_listening: CancellationToken,
 }
 
 impl Application {
@@ -35,7 +41,10 @@ impl Application {
         let pool = http_edge::connect_pool(&settings.database_url, 8).await?;
         migrations::MIGRATOR.run(&pool).await?;
         let (access_log, access_writer) = AccessLogger::spawn(pool.clone(), DEFAULT_CAPACITY);
-        let edge = Edge::new(pool, settings.edge.clone());
+        let edge = Edge::new(pool.clone(), settings.edge.clone());
+        let stop_listening = CancellationToken::new();
+        let changes =
+            ChangeListener::start(&pool, edge.changes.clone(), stop_listening.clone()).await;
         let state = QueryState::from_settings(&settings, edge, None)?.with_access_log(access_log);
         let router = http_edge::common_layers(
             http_edge::api_fallbacks(crate::routes(state)),
@@ -48,6 +57,8 @@ impl Application {
             router,
             port,
             access_writer,
+            changes,
+            stop_listening,
         })
     }
 
@@ -73,6 +84,8 @@ impl Application {
         let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
+        self.stop_listening.cancel();
+        self.changes.stopped().await;
         // Serving has ended and dropped the router, so the writer's channel closes and its
         // loop ends after one last write.
         match tokio::time::timeout(ACCESS_LOG_FLUSH, self.access_writer).await {
