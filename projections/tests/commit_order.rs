@@ -323,3 +323,38 @@ async fn a_writer_open_on_another_table_does_not_hold_the_projection_back(
     assert!(took < Duration::from_secs(5), "took {took:?}");
     Ok(())
 }
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn an_appender_killed_in_the_middle_releases_the_horizon_and_leaves_nothing(
+    pool: PgPool,
+) -> Result<()> {
+    let world = World::new(pool.clone()).await?;
+    let mut appender = connect(&pool).await?;
+    sqlx::query("BEGIN").execute(&mut appender).await?;
+    let lost = sent_event("eve", "bob", "never committed");
+    append_raw(&mut appender, &lost.message_id().to_string(), 1, &lost).await?;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut appender)
+        .await?;
+    world.send("alice", "bob", None, "after the appender").await?;
+    assert_eq!(
+        apply_available(&pool, Projection::Mailbox).await?,
+        0,
+        "held back by the open append"
+    );
+    // The appender's backend dies in the middle of its transaction.
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1, 5000)")
+        .bind(pid)
+        .fetch_one(&pool)
+        .await?;
+    assert!(killed);
+    drop(appender);
+    assert_eq!(catch_up(&pool, Projection::Mailbox).await?, 1);
+    let eve: i64 = sqlx::query_scalar("SELECT count(*) FROM mailbox WHERE owner = 'eve'")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(eve, 0, "the killed append never appears");
+    let report = verify(&pool, Projection::Mailbox, 100, &|_| {}).await?;
+    assert!(report.is_clean(), "{report:?}");
+    Ok(())
+}

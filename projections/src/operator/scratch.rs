@@ -4,6 +4,7 @@ use sqlx::{Connection, PgConnection};
 
 use crate::error::ProjectorError;
 use crate::operator::ReplayProgress;
+use crate::read_models;
 use crate::runtime::batch::apply_events;
 use crate::runtime::log::{self, Checkpoint};
 use events::LogPosition;
@@ -54,8 +55,8 @@ impl Scratch {
         Ok(scratch)
     }
 
-    /// Drops the scratch tables' secondary indexes (not primary keys or unique constraints,
-    /// which the fold itself relies on) and returns their definitions, to be created again by
+    /// Drops the scratch tables' secondary indexes (not primary keys, unique constraints or the
+    /// indexes the fold itself reads) and returns their definitions, to be created again by
     /// [`Self::create_indexes`] once the long replay has loaded the rows: building an index
     /// once over the whole table is much cheaper than keeping it up to date row by row.
     pub async fn defer_indexes(
@@ -68,9 +69,11 @@ impl Scratch {
              JOIN pg_class c ON c.oid = i.indexrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = $1 AND NOT i.indisprimary AND NOT i.indisunique
+               AND c.relname <> ALL($2)
              ORDER BY c.relname",
         )
         .bind(&self.schema)
+        .bind(read_models::indexes_read_by_fold(self.projection))
         .fetch_all(&mut *conn)
         .await?;
         for (name, _) in &indexes {

@@ -31,6 +31,16 @@ pub(crate) async fn apply(
     }
 }
 
+/// The secondary indexes the fold of `projection` itself reads (a rebuild keeps them during its
+/// load; the others it builds after): the mailbox finds a conversation's newest visible message
+/// through the thread index, which without it would read every row of the owner.
+pub(crate) fn indexes_read_by_fold(projection: Projection) -> &'static [&'static str] {
+    match projection {
+        Projection::Mailbox => &["mailbox_conversation_idx"],
+        Projection::Messages | Projection::AuditLog => &[],
+    }
+}
+
 /// The message events of a batch, in order; events of other aggregates are skipped, an
 /// unreadable one stops the batch.
 fn decode(events: &[StoredEvent]) -> Result<Vec<MessageEvent>, ProjectorError> {
