@@ -10,6 +10,10 @@ pub struct ProjectorSettings {
     /// `PROJECTOR_REPLAY_BATCH_SIZE` (default 5000, at most 50,000): events per transaction of
     /// `projector rebuild` and `verify`.
     pub replay_batch_size: u32,
+    /// `PROJECTOR_SETTLE_MS` (default 20, 0 to turn off): how long the `messages` and
+    /// `audit_log` projections wait after a wake-up before applying, so that a busy log reaches
+    /// them in fewer, larger batches. The mailbox (inbox, sent, search, badge) never waits.
+    pub settle: Duration,
     /// `PROJECTOR_POLL_MS` (default 500): the fallback poll when no wake-up arrives.
     pub poll_interval: Duration,
     /// `PROJECTOR_STANDBY_MS` (default 1000): how often a standby tries to become leader.
@@ -23,6 +27,7 @@ impl Default for ProjectorSettings {
         Self {
             batch_size: 500,
             replay_batch_size: 5000,
+            settle: Duration::from_millis(20),
             poll_interval: Duration::from_millis(500),
             standby_retry: Duration::from_millis(1000),
             max_backoff: Duration::from_secs(5),
@@ -39,6 +44,14 @@ pub struct BadSetting {
 }
 
 impl ProjectorSettings {
+    /// How long `projection` waits after a wake-up before applying (see [`Self::settle`]).
+    pub fn settle(&self, projection: read_side::Projection) -> Duration {
+        match projection {
+            read_side::Projection::Mailbox => Duration::ZERO,
+            read_side::Projection::Messages | read_side::Projection::AuditLog => self.settle,
+        }
+    }
+
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, BadSetting> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -62,6 +75,10 @@ impl ProjectorSettings {
             replay_batch_size: u32::try_from(number("PROJECTOR_REPLAY_BATCH_SIZE", 5000)?)
                 .unwrap_or(u32::MAX)
                 .min(50_000),
+            settle: Duration::from_millis(match lookup("PROJECTOR_SETTLE_MS") {
+                Some(v) if v.trim() == "0" => 0,
+                _ => number("PROJECTOR_SETTLE_MS", 20)?,
+            }),
             poll_interval: Duration::from_millis(number("PROJECTOR_POLL_MS", 500)?),
             standby_retry: Duration::from_millis(number("PROJECTOR_STANDBY_MS", 1000)?),
             max_backoff: defaults.max_backoff,
@@ -83,6 +100,20 @@ mod tests {
             (k == "PROJECTOR_BATCH_SIZE").then(|| "50".to_owned())
         });
         assert_eq!(custom.map(|s| s.batch_size).ok(), Some(50));
+        let off = ProjectorSettings::from_lookup(|k| {
+            (k == "PROJECTOR_SETTLE_MS").then(|| "0".to_owned())
+        });
+        assert_eq!(off.map(|s| s.settle).ok(), Some(Duration::ZERO));
+        let defaults = ProjectorSettings::default();
+        assert_eq!(
+            defaults.settle(read_side::Projection::Mailbox),
+            Duration::ZERO,
+            "the mailbox never waits"
+        );
+        assert_eq!(
+            defaults.settle(read_side::Projection::AuditLog),
+            Duration::from_millis(20)
+        );
         let bad =
             ProjectorSettings::from_lookup(|k| (k == "PROJECTOR_POLL_MS").then(|| "0".into()));
         assert!(matches!(

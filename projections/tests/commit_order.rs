@@ -336,7 +336,9 @@ async fn an_appender_killed_in_the_middle_releases_the_horizon_and_leaves_nothin
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut appender)
         .await?;
-    world.send("alice", "bob", None, "after the appender").await?;
+    world
+        .send("alice", "bob", None, "after the appender")
+        .await?;
     assert_eq!(
         apply_available(&pool, Projection::Mailbox).await?,
         0,

@@ -132,7 +132,17 @@ impl Runner {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => {
+                    // Let a busy log gather into one batch (never for the mailbox, whose
+                    // readers wait for a send to show).
+                    let settle = self.settings.settle(self.projection);
+                    if !settle.is_zero() {
+                        tokio::select! {
+                            _ = shutdown.cancelled() => break,
+                            _ = tokio::time::sleep(settle) => {}
+                        }
+                    }
+                }
                 _ = tokio::time::sleep(pause) => {}
             }
         }

@@ -70,6 +70,7 @@ pub fn quick_settings() -> ProjectorSettings {
     ProjectorSettings {
         batch_size: 5,
         replay_batch_size: 7,
+        settle: Duration::ZERO,
         poll_interval: Duration::from_millis(100),
         standby_retry: Duration::from_millis(100),
         max_backoff: Duration::from_millis(300),
