@@ -1,7 +1,6 @@
 //! The cached directory and its listener against a real PostgreSQL: every writer of `users` and
 //! `patient_approvals` is heard, and a lost listener turns the cache off until it is back.
 
-use std::future::Future;
 use std::time::Duration;
 
 use accounts::{
@@ -12,7 +11,9 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+mod support;
+
+use support::{eventually, silently, Result};
 
 async fn seed(pool: &PgPool) -> Result {
     for (username, role) in [("alice", Role::Patient), ("dr_carol", Role::Clinician)] {
@@ -39,36 +40,6 @@ async fn listening_directory(
     let listener = ChangeListener::start(pool, caches, stop.clone()).await;
     listener.listening().wait_for(|on| *on).await?;
     Ok((directory, listener, stop))
-}
-
-/// Polls `check` until it holds, for at most two seconds.
-async fn eventually<F, Fut>(what: &str, check: F) -> Result
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<bool>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    while !check().await? {
-        if tokio::time::Instant::now() > deadline {
-            return Err(format!("not within 2 s: {what}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok(())
-}
-
-/// Runs `statement` with the table's announcing trigger off: a change nobody hears of.
-async fn silently(pool: &PgPool, table: &str, trigger: &str, statement: &str) -> Result {
-    let mut tx = pool.begin().await?;
-    sqlx::query(&format!("ALTER TABLE {table} DISABLE TRIGGER {trigger}"))
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(statement).execute(&mut *tx).await?;
-    sqlx::query(&format!("ALTER TABLE {table} ENABLE TRIGGER {trigger}"))
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]

@@ -1,7 +1,6 @@
 //! Cached sessions against a real PostgreSQL: answered from memory while fresh, never past their
 //! expiry, their last use still recorded once a minute, and ended at once by a revocation.
 
-use std::future::Future;
 use std::time::Duration;
 
 use accounts::{AccountCaches, ChangeListener, NewUser};
@@ -10,7 +9,10 @@ use http_edge::sessions::SessionStore;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+#[path = "../../accounts/tests/support/mod.rs"]
+mod support;
+
+use support::{eventually, silently, Result};
 
 /// A store with a cache of 100 sessions and its listener connected, and alice and bob.
 async fn cached_store(pool: &PgPool, ttl: Duration) -> Result<(SessionStore, Listening)> {
@@ -44,35 +46,15 @@ impl Listening {
     }
 }
 
-async fn eventually<F, Fut>(what: &str, check: F) -> Result
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<bool>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    while !check().await? {
-        if tokio::time::Instant::now() > deadline {
-            return Err(format!("not within 2 s: {what}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok(())
-}
-
 /// Revokes every session with the announcing trigger off: a change nobody hears of.
 async fn revoke_silently(pool: &PgPool) -> Result {
-    let mut tx = pool.begin().await?;
-    sqlx::query("ALTER TABLE sessions DISABLE TRIGGER sessions_announce_update")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE sessions SET revoked_at = now()")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("ALTER TABLE sessions ENABLE TRIGGER sessions_announce_update")
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
+    silently(
+        pool,
+        "sessions",
+        "sessions_announce_update",
+        "UPDATE sessions SET revoked_at = now()",
+    )
+    .await
 }
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
