@@ -28,11 +28,12 @@ pub struct RebuildReport {
 /// tables keep serving and the live projector keeps applying; the scratch tables' secondary
 /// indexes are dropped for the load and built once after it (with a larger
 /// `maintenance_work_mem`), and the session commits without waiting for the WAL flush (a crash
-/// loses only scratch rows, which a new rebuild starts over anyway). The swap is one short transaction: it takes
-/// the projection's apply lock (the live projector finishes its batch, then waits), applies the
-/// events the replay has not seen yet, moves the live tables out and the new ones in with
-/// `ALTER TABLE .. SET SCHEMA` (same names, constraints and indexes), stores the new checkpoint
-/// and drops the old tables. Queries see either the old or the new tables, never a mix.
+/// loses only scratch rows, which a new rebuild starts over anyway). The swap is one short
+/// transaction: it takes the projection's apply lock (the live projector finishes its batch,
+/// then waits), applies the events the replay has not seen yet, moves the live tables out and
+/// the new ones in with `ALTER TABLE .. SET SCHEMA` (same names, constraints and indexes),
+/// stores the new checkpoint and drops the old tables. Queries see either the old or the new
+/// tables, never a mix.
 pub async fn rebuild(
     pool: &PgPool,
     projection: Projection,

@@ -7,7 +7,7 @@
 //! (one `INSERT` for all of them), every other message one patch of the columns its events set
 //! (one `UPDATE … FROM unnest(…)` for all of them).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use events::MessageEvent;
@@ -295,6 +295,7 @@ async fn update(conn: &mut PgConnection, patches: &[(Uuid, Patch)]) -> Result<()
         .fetch_all(&mut *conn)
         .await?;
     if updated.len() < patches.len() {
+        let updated: HashSet<Uuid> = updated.into_iter().collect();
         for (id, _) in patches.iter().filter(|(id, _)| !updated.contains(id)) {
             tracing::warn!(message_id = %id, "event for a message that `messages` does not hold");
         }
