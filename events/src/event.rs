@@ -98,6 +98,30 @@ impl MessageEvent {
         }
     }
 
+    /// The message's sender and recipient (every event names both).
+    pub fn participants(&self) -> (&str, &str) {
+        match self {
+            MessageEvent::MessageSent {
+                sender, recipient, ..
+            }
+            | MessageEvent::MessageRead {
+                sender, recipient, ..
+            }
+            | MessageEvent::MessageDeletedBySender {
+                sender, recipient, ..
+            }
+            | MessageEvent::MessageDeletedByRecipient {
+                sender, recipient, ..
+            }
+            | MessageEvent::MessageHidden {
+                sender, recipient, ..
+            }
+            | MessageEvent::MessageRestored {
+                sender, recipient, ..
+            } => (sender, recipient),
+        }
+    }
+
     /// The message this event belongs to.
     pub fn message_id(&self) -> Uuid {
         match self {

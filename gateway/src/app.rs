@@ -120,6 +120,8 @@ pub struct Application {
     projector: Option<(JoinHandle<()>, CancellationToken)>,
     /// The access log's writer: it flushes and ends once the router is dropped.
     access_writer: Option<JoinHandle<()>>,
+    /// The live-notification fan-out (single-process mode): its streams end when serving stops.
+    notifications: Option<query_service::notifications::hub::NotificationHub>,
     /// Woken after every commit; the in-process projector waits on it.
     pub commits: Arc<Notify>,
     pub pool: PgPool,
@@ -135,6 +137,7 @@ impl Application {
         let mut access_writer = None;
         let mut purger = None;
         let mut account_changes = None;
+        let mut notifications = None;
         let backend = match &settings.upstreams {
             Some((commands, queries)) => Backend::Split(Upstreams::new(
                 commands,
@@ -154,6 +157,7 @@ impl Application {
                     Some(runtime.progress()),
                 )?
                 .with_access_log(logger);
+                notifications = Some(queries.notifications().clone());
                 let stop = CancellationToken::new();
                 projector = Some((runtime.spawn(stop.clone()), stop));
                 let stop_purging = CancellationToken::new();
@@ -207,6 +211,7 @@ impl Application {
             grace: settings.shutdown_grace,
             projector,
             access_writer,
+            notifications,
             commits,
             pool,
         })
@@ -243,6 +248,15 @@ impl Application {
                 .await;
             })
         });
+        // Open notification streams never end by themselves: close them as the stop begins, so
+        // that the grace period is not spent waiting for them.
+        let notifications = self.notifications.clone();
+        let shutdown = async move {
+            shutdown.await;
+            if let Some(hub) = notifications {
+                hub.shutdown();
+            }
+        };
         serve(
             self.listener,
             self.router,

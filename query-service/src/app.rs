@@ -31,6 +31,8 @@ pub struct Application {
     /// process (`docs/operations.md`), until serving ends.
     changes: ChangeListener,
     stop_listening: CancellationToken,
+    /// Ends the open notification streams when serving stops.
+    notifications: crate::notifications::hub::NotificationHub,
 }
 
 impl Application {
@@ -46,6 +48,7 @@ impl Application {
         let changes =
             ChangeListener::start(&pool, edge.changes.clone(), stop_listening.clone()).await;
         let state = QueryState::from_settings(&settings, edge, None)?.with_access_log(access_log);
+        let notifications = state.notifications().clone();
         let router = http_edge::common_layers(
             http_edge::api_fallbacks(crate::routes(state)),
             settings.edge.body_limit_bytes,
@@ -59,6 +62,7 @@ impl Application {
             access_writer,
             changes,
             stop_listening,
+            notifications,
         })
     }
 
@@ -81,6 +85,13 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
+        // Open notification streams never end by themselves: close them as the stop begins, so
+        // that the graceful shutdown does not wait for them.
+        let notifications = self.notifications.clone();
+        let shutdown = async move {
+            shutdown.await;
+            notifications.shutdown();
+        };
         let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;

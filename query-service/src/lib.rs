@@ -23,6 +23,7 @@ mod cursor;
 mod db;
 mod error;
 mod handlers;
+pub mod notifications;
 mod openapi;
 mod params;
 mod progress;
@@ -67,6 +68,10 @@ pub fn routes(state: QueryState) -> Router {
         )
         .route("/api/audit/log", get(audit_log::get_audit_log))
         .route("/api/audit/access", get(access_log::get_access_log))
+        .route(
+            "/api/notifications/stream",
+            get(crate::notifications::get_stream),
+        )
         .merge(http_edge::session_query_routes())
         .with_state(state)
 }

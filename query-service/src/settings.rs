@@ -28,6 +28,9 @@ pub struct QuerySettings {
     /// access record cannot be buffered (the database refuses writes and the buffer is full)
     /// answers 503 or is served unrecorded (counted and logged at error level).
     pub access_log_on_failure: OnFailure,
+    /// `STREAM_MAX` (default 10,000): notification streams this process holds at most; one
+    /// more is refused with 503.
+    pub stream_max: usize,
     /// Sessions, cookies, proxies, body limit, rate limits.
     pub edge: EdgeSettings,
 }
@@ -45,6 +48,7 @@ impl fmt::Debug for QuerySettings {
                 &self.cursor_secret.as_ref().map(|_| "[redacted]"),
             )
             .field("access_log_on_failure", &self.access_log_on_failure)
+            .field("stream_max", &self.stream_max)
             .field("edge", &self.edge)
             .finish()
     }
@@ -74,6 +78,7 @@ impl QuerySettings {
             consistency_wait: Duration::from_millis(wait_ms),
             cursor_secret: lookup("CURSOR_SECRET").filter(|s| !s.is_empty()),
             access_log_on_failure: parse(&lookup, "ACCESS_LOG_ON_FAILURE", OnFailure::Refuse)?,
+            stream_max: parse(&lookup, "STREAM_MAX", crate::state::DEFAULT_STREAM_MAX)?,
             edge: EdgeSettings::from_lookup(&lookup)?,
         })
     }

@@ -16,6 +16,7 @@ use crate::consistency::{requested_position, wait_for};
 use crate::cursor::CursorKey;
 use crate::db::{pg_config, pool_error, read_pool};
 use crate::error::QueryError;
+use crate::notifications::hub::NotificationHub;
 use crate::progress::ProgressTracker;
 use crate::settings::QuerySettings;
 
@@ -35,7 +36,11 @@ struct Inner {
     cursors: CursorKey,
     progress: ProgressTracker,
     consistency_wait: Duration,
+    notifications: NotificationHub,
 }
+
+/// Streams a process holds at most when `STREAM_MAX` is not set.
+pub const DEFAULT_STREAM_MAX: usize = 10_000;
 
 impl FromRef<QueryState> for Edge {
     fn from_ref(state: &QueryState) -> Edge {
@@ -44,7 +49,8 @@ impl FromRef<QueryState> for Edge {
 }
 
 impl QueryState {
-    /// A state from its parts.
+    /// A state from its parts, allowing [`DEFAULT_STREAM_MAX`] notification streams. Must be
+    /// called within a tokio runtime (it starts the notification fan-out).
     pub fn new(
         edge: Edge,
         reads: Pool,
@@ -52,6 +58,26 @@ impl QueryState {
         cursors: CursorKey,
         consistency_wait: Duration,
     ) -> Self {
+        Self::with_stream_max(
+            edge,
+            reads,
+            progress,
+            cursors,
+            consistency_wait,
+            DEFAULT_STREAM_MAX,
+        )
+    }
+
+    /// [`QueryState::new`] allowing `stream_max` notification streams.
+    pub fn with_stream_max(
+        edge: Edge,
+        reads: Pool,
+        progress: ProgressTracker,
+        cursors: CursorKey,
+        consistency_wait: Duration,
+        stream_max: usize,
+    ) -> Self {
+        let notifications = NotificationHub::start(stream_max, progress.receiver(), reads.clone());
         Self {
             edge,
             inner: Arc::new(Inner {
@@ -59,6 +85,7 @@ impl QueryState {
                 cursors,
                 progress,
                 consistency_wait,
+                notifications,
             }),
             access: None,
             on_failure: OnFailure::Refuse,
@@ -106,10 +133,26 @@ impl QueryState {
             None => CursorKey::random(),
         };
         let progress = ProgressTracker::start(config, in_process);
-        Ok(
-            Self::new(edge, reads, progress, cursors, settings.consistency_wait)
-                .with_access_log_on_failure(settings.access_log_on_failure),
+        Ok(Self::with_stream_max(
+            edge,
+            reads,
+            progress,
+            cursors,
+            settings.consistency_wait,
+            settings.stream_max,
         )
+        .with_access_log_on_failure(settings.access_log_on_failure))
+    }
+
+    /// The live-notification fan-out of this process. Call its `shutdown` when the server
+    /// stops, so that open streams end at once.
+    pub fn notifications(&self) -> &NotificationHub {
+        &self.inner.notifications
+    }
+
+    /// How long a read waits for its consistency token (and a stream for the first checkpoint).
+    pub(crate) fn consistency_wait(&self) -> Duration {
+        self.inner.consistency_wait
     }
 
     /// A read connection (503 when none is free in time).

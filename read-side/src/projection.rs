@@ -10,7 +10,8 @@ use crate::error::LogError;
 pub enum Projection {
     /// The original system's `messages` table.
     Messages,
-    /// `mailbox`, `conversations` and `unread_counters` (inbox, sent, thread, search, badge).
+    /// `mailbox`, `conversations`, `unread_counters` and `notifications` (inbox, sent, thread,
+    /// search, badge, live notifications).
     Mailbox,
     /// `audit_log`: one hash-chained entry per event, whatever its type.
     AuditLog,
@@ -37,7 +38,12 @@ impl Projection {
     pub fn tables(self) -> &'static [&'static str] {
         match self {
             Projection::Messages => &["messages"],
-            Projection::Mailbox => &["mailbox", "conversations", "unread_counters"],
+            Projection::Mailbox => &[
+                "mailbox",
+                "conversations",
+                "unread_counters",
+                "notifications",
+            ],
             Projection::AuditLog => &["audit_log"],
         }
     }

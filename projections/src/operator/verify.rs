@@ -54,7 +54,21 @@ fn key_columns(table: &str) -> &'static str {
         "mailbox" => "owner || '/' || message_id",
         "conversations" => "owner || '/' || counterpart",
         "unread_counters" => "owner",
+        "notifications" => "recipient || '/' || global_position",
         _ => "left(d::text, 60)",
+    }
+}
+
+/// The rows of each read table that both copies must hold: all of them, except in the
+/// notification feed, which keeps only its retention window (older rows are deleted live when
+/// the projector gets to them, and a replay does not write them). Both copies hold every row
+/// younger than the window at this transaction's `now()`.
+fn compared_rows(table: &str) -> &'static str {
+    match table {
+        "notifications" => {
+            "WHERE occurred_at >= now() - (SELECT retention FROM public.notification_feed)"
+        }
+        _ => "",
     }
 }
 
@@ -129,15 +143,16 @@ async fn compare_table(
     scratch: &str,
     table: &'static str,
 ) -> Result<TableDiff, ProjectorError> {
-    let live = format!("public.\"{table}\"");
-    let rebuilt = format!("{scratch}.\"{table}\"");
+    let rows = compared_rows(table);
+    let live = format!("(SELECT * FROM public.\"{table}\" {rows})");
+    let rebuilt = format!("(SELECT * FROM {scratch}.\"{table}\" {rows})");
     let (live_rows, rebuilt_rows, only_live, only_rebuilt): (i64, i64, i64, i64) =
         sqlx::query_as(&format!(
-            "SELECT (SELECT count(*) FROM {live}), (SELECT count(*) FROM {rebuilt}),
-                    (SELECT count(*) FROM (SELECT * FROM {live} EXCEPT ALL
-                                           SELECT * FROM {rebuilt}) d),
-                    (SELECT count(*) FROM (SELECT * FROM {rebuilt} EXCEPT ALL
-                                           SELECT * FROM {live}) d)"
+            "SELECT (SELECT count(*) FROM {live} l), (SELECT count(*) FROM {rebuilt} r),
+                    (SELECT count(*) FROM (SELECT * FROM {live} l EXCEPT ALL
+                                           SELECT * FROM {rebuilt} r) d),
+                    (SELECT count(*) FROM (SELECT * FROM {rebuilt} r EXCEPT ALL
+                                           SELECT * FROM {live} l) d)"
         ))
         .fetch_one(&mut *tx)
         .await?;
@@ -145,9 +160,9 @@ async fn compare_table(
     let sample_keys = if only_live + only_rebuilt > 0 {
         sqlx::query_scalar(&format!(
             "SELECT DISTINCT {key} FROM (
-                 (SELECT * FROM {live} EXCEPT ALL SELECT * FROM {rebuilt})
+                 (SELECT * FROM {live} l EXCEPT ALL SELECT * FROM {rebuilt} r)
                  UNION ALL
-                 (SELECT * FROM {rebuilt} EXCEPT ALL SELECT * FROM {live})) d
+                 (SELECT * FROM {rebuilt} r EXCEPT ALL SELECT * FROM {live} l)) d
              LIMIT 5"
         ))
         .fetch_all(&mut *tx)

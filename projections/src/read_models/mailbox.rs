@@ -19,6 +19,9 @@
 //!
 //! The net change of a row is final state minus state before the batch, so the result does not
 //! depend on where batches begin and end.
+//!
+//! The same fold also says, event by event, whose unread total changed and which sent message
+//! was read: the live notifications ([`super::notifications`]), written in the same transaction.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -27,6 +30,9 @@ use chrono::{DateTime, Utc};
 use events::MessageEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use super::notifications::{self, Effect};
+use super::Decoded;
 
 /// A mailbox row: `(owner, message_id)`.
 type Key = (String, Uuid);
@@ -84,7 +90,30 @@ impl Fold {
         }
     }
 
-    fn apply(&mut self, event: &MessageEvent) {
+    fn row(&self, owner: &str, message_id: Uuid) -> Option<&RowState> {
+        self.after.get(&(owner.to_owned(), message_id))
+    }
+
+    /// Folds one event and says what it changed for its participants: the recipient's unread
+    /// change, and the read time when it is the first read of a message the sender still sees.
+    fn apply(&mut self, event: &MessageEvent) -> Effect {
+        let id = event.message_id();
+        let (sender, recipient) = event.participants();
+        let unread_before = self.row(recipient, id).map_or(0, RowState::unread);
+        let read_before = self.row(sender, id).and_then(|row| row.read_at);
+        self.fold(event);
+        let sender_row = self.row(sender, id);
+        let first_read = match (read_before, sender_row) {
+            (None, Some(row)) if !row.deleted => row.read_at,
+            _ => None,
+        };
+        Effect {
+            unread_change: self.row(recipient, id).map_or(0, RowState::unread) - unread_before,
+            first_read: first_read.filter(|_| matches!(event, MessageEvent::MessageRead { .. })),
+        }
+    }
+
+    fn fold(&mut self, event: &MessageEvent) {
         use MessageEvent::*;
         match event {
             MessageSent {
@@ -163,13 +192,13 @@ impl Fold {
 }
 
 /// The rows that the batch's events touch and that it does not create: those must be read.
-fn keys_to_read(events: &[MessageEvent]) -> Vec<Key> {
+fn keys_to_read(events: &[&MessageEvent]) -> Vec<Key> {
     let mut sent_here = std::collections::HashSet::new();
     let mut keys = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for event in events {
         use MessageEvent::*;
-        let (id, owners): (Uuid, Vec<&String>) = match event {
+        let (id, owners): (Uuid, Vec<&String>) = match *event {
             MessageSent { message_id, .. } => {
                 sent_here.insert(*message_id);
                 continue;
@@ -308,23 +337,24 @@ pub const ADD_UNREAD: &str = "WITH d AS (
      SELECT d.owner, d.delta FROM d WHERE d.delta >= 0
      ON CONFLICT (owner) DO NOTHING";
 
-/// Applies a batch of events (in commit order) to `mailbox`, `conversations` and
-/// `unread_counters`.
+/// Applies a batch of events (in commit order) to `mailbox`, `conversations`,
+/// `unread_counters` and `notifications`.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
-    events: &[MessageEvent],
+    events: &[Decoded<'_>],
 ) -> Result<(), sqlx::Error> {
     if events.is_empty() {
         return Ok(());
     }
+    let messages: Vec<&MessageEvent> = events.iter().map(|d| &d.event).collect();
     let mut fold = Fold {
-        before: read_rows(conn, &keys_to_read(events)).await?,
+        before: read_rows(conn, &keys_to_read(&messages)).await?,
         ..Fold::default()
     };
     fold.after = fold.before.clone();
-    for event in events {
-        fold.apply(event);
-    }
+    let effects: Vec<Effect> = messages.iter().map(|event| fold.apply(event)).collect();
+    // Before the counters move: the notifications count from the totals before the batch.
+    notifications::write(conn, events, &effects).await?;
     insert_rows(conn, &fold).await?;
     update_rows(conn, &fold).await?;
     update_conversations(conn, &fold).await?;

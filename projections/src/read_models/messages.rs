@@ -160,9 +160,9 @@ pub const UPDATE_PATCHES: &str = "UPDATE messages m SET
          RETURNING m.id";
 
 /// Applies a batch of events (in commit order) to `messages`.
-pub(crate) async fn apply(
+pub(crate) async fn apply<'a>(
     conn: &mut PgConnection,
-    events: &[MessageEvent],
+    events: impl IntoIterator<Item = &'a MessageEvent>,
 ) -> Result<(), sqlx::Error> {
     let mut new_rows: Vec<NewRow> = Vec::new();
     let mut new_index: HashMap<Uuid, usize> = HashMap::new();

@@ -9,6 +9,7 @@
 pub mod audit_log;
 pub mod mailbox;
 pub mod messages;
+pub mod notifications;
 
 use events::MessageEvent;
 use read_side::{Projection, StoredEvent};
@@ -26,7 +27,9 @@ pub(crate) async fn apply(
     match projection {
         // The audit trail records every event as stored, decoded or not.
         Projection::AuditLog => audit_log::apply(conn, events).await,
-        Projection::Messages => Ok(messages::apply(conn, &decode(events)?).await?),
+        Projection::Messages => {
+            Ok(messages::apply(conn, decode(events)?.iter().map(|d| &d.event)).await?)
+        }
         Projection::Mailbox => Ok(mailbox::apply(conn, &decode(events)?).await?),
     }
 }
@@ -41,13 +44,19 @@ pub(crate) fn indexes_read_by_fold(projection: Projection) -> &'static [&'static
     }
 }
 
+/// A message event and the log row it came from (its position and append time).
+pub(crate) struct Decoded<'a> {
+    pub stored: &'a StoredEvent,
+    pub event: MessageEvent,
+}
+
 /// The message events of a batch, in order; events of other aggregates are skipped, an
 /// unreadable one stops the batch.
-fn decode(events: &[StoredEvent]) -> Result<Vec<MessageEvent>, ProjectorError> {
+fn decode(events: &[StoredEvent]) -> Result<Vec<Decoded<'_>>, ProjectorError> {
     let mut decoded = Vec::with_capacity(events.len());
-    for event in events {
-        if let Some(event) = event.message_event()? {
-            decoded.push(event);
+    for stored in events {
+        if let Some(event) = stored.message_event()? {
+            decoded.push(Decoded { stored, event });
         }
     }
     Ok(decoded)

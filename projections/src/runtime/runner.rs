@@ -15,6 +15,7 @@ use super::locks;
 use super::log;
 use super::stats::RuntimeStats;
 use crate::error::ProjectorError;
+use crate::read_models::notifications;
 use crate::settings::ProjectorSettings;
 use read_side::{Checkpoints, Projection};
 
@@ -22,6 +23,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// First pause before looking again when committed events wait behind an open transaction;
 /// it doubles up to the poll interval while they keep waiting.
 const HELD_BACK_RETRY: Duration = Duration::from_millis(20);
+/// How often the mailbox's leader deletes notifications older than the feed's retention, and
+/// how many rows one statement deletes.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+const PRUNE_CHUNK: i64 = 10_000;
 
 /// Everything one projection's loop needs.
 pub(crate) struct Runner {
@@ -109,7 +114,12 @@ impl Runner {
         let batch_size = self.settings.batch_size;
         let poll = self.settings.poll_interval;
         let mut held_back_retry = HELD_BACK_RETRY;
+        let mut next_prune = tokio::time::Instant::now();
         loop {
+            if self.projection == Projection::Mailbox && tokio::time::Instant::now() >= next_prune {
+                self.prune_notifications(&mut conn).await?;
+                next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+            }
             let held_back = loop {
                 let outcome = apply_next_batch(&mut conn, self.projection, batch_size).await?;
                 *backoff = FIRST_BACKOFF;
@@ -149,6 +159,25 @@ impl Runner {
         self.stats.set_leader(self.projection, false);
         // Closing the session releases the leader lock at once for a standby.
         conn.close().await.ok();
+        Ok(())
+    }
+
+    /// Deletes the notifications that have aged out of the feed, a chunk at a time.
+    async fn prune_notifications(&self, conn: &mut PgConnection) -> Result<(), ProjectorError> {
+        let mut total = 0;
+        loop {
+            let deleted = notifications::prune(conn, PRUNE_CHUNK).await?;
+            total += deleted;
+            if deleted < PRUNE_CHUNK as u64 {
+                break;
+            }
+        }
+        if total > 0 {
+            tracing::info!(
+                rows = total,
+                "deleted notifications older than the feed's retention"
+            );
+        }
         Ok(())
     }
 }
