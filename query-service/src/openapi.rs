@@ -18,6 +18,7 @@ use crate::handlers::{
         admin::get_deleted_messages,
         audit_log::get_audit_log,
         access_log::get_access_log,
+        crate::notifications::get_stream,
     ),
     components(schemas(http_edge::ErrorBody, http_edge::ErrorDetail)),
     tags((name = "queries", description = "Reads over the read models; \
