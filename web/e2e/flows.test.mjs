@@ -10,7 +10,7 @@ import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   useBrowser, newUserPage, login, screenshot, eventually, closeThread, openConversation, errorBanner,
-  focused, step, byTestId, dialogOf, pages, problems, uniqueWord, TIMEOUT,
+  focused, step, byTestId, dialogOf, pages, problems, uniqueWord, badgeCount, waitForBadge, TIMEOUT,
 } from './support.mjs';
 
 const WORD = uniqueWord('calm');
@@ -21,26 +21,6 @@ const CLINICIAN_SUBJECT = `Weekly check-in ${WORD}`;
 const CLINICIAN_TEXT = `Hi Alice, how are you feeling this week? (${WORD})`;
 
 let bobUnreadBefore = 0;
-
-async function badgeCount(page) {
-  const badge = page.locator('[data-testid="inbox-badge"][data-count]');
-  await badge.waitFor({ state: 'attached' });
-  return Number(await badge.getAttribute('data-count'));
-}
-
-/** Waits until the inbox badge count is greater ('gt') or less ('lt') than `value`. */
-async function waitForBadge(page, relation, value, timeout) {
-  await page.waitForFunction(
-    ({ rel, v }) => {
-      const el = document.querySelector('[data-testid="inbox-badge"][data-count]');
-      if (!el) return false;
-      const n = Number(el.dataset.count);
-      return rel === 'gt' ? n > v : n < v;
-    },
-    { rel: relation, v: value },
-    { timeout, polling: 250 },
-  );
-}
 
 describe('Healing Space messaging SPA', () => {
   useBrowser();
@@ -100,7 +80,7 @@ describe('Healing Space messaging SPA', () => {
 
   step("bob's inbox badge shows the unread message without a reload", async () => {
     const bob = pages.bob;
-    // The badge polls every ~10 s.
+    // Pushed by the notification stream (or polled every ~10 s without one).
     await waitForBadge(bob, 'gt', bobUnreadBefore, 25_000);
     assert.equal(await byTestId(bob, 'inbox-badge').isVisible(), true);
     const item = bob.locator('[data-testid="conversation-item"][data-with="alice"]').filter({ hasText: SUBJECT });

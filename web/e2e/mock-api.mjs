@@ -1,6 +1,10 @@
 // Development-only stand-in for the gateway: serves web/ and an in-memory version of the API
 // (shared/spec/API.md) with the same demo users, so the SPA and flows.test.mjs can be exercised
 // without the Rust backend. Not used in production and not a reference for the contract.
+// GET /api/notifications/stream is a simple Server-Sent Events feed: `message`, `read`, `unread`
+// and `closed` events with ids, replay after Last-Event-ID, at most 5 streams per user (the oldest
+// is `replaced`), `signed_out` on logout, `shutdown` on SIGINT/SIGTERM, and 503 beyond
+// STREAM_CAPACITY streams in all (STREAM_CAPACITY=0 refuses every stream: the polling fallback).
 //
 //   node web/e2e/mock-api.mjs            # PORT=8099 by default
 //   BASE_URL=http://127.0.0.1:8099 node --test web/e2e/flows.test.mjs
@@ -28,6 +32,54 @@ const sessions = new Map(); // sid -> {username, csrf}
 const messages = []; // {message_id, sender, recipient, subject, content, parent_message_id, sent_at, is_read, read_at, del_s, del_r, deleted_at}
 const idempotency = new Map();
 let position = 0;
+
+// ---- Notification stream ----
+const STREAM_CAPACITY = Number(process.env.STREAM_CAPACITY ?? 1000);
+const STREAMS_PER_USER = 5;
+const KEEP_ALIVE_MS = 15_000;
+const FEED_LENGTH = 1000;
+const streams = new Set(); // {username, sid, res, keepAlive}
+const feed = []; // {id, username, event, data}, oldest first
+let eventId = 0;
+
+const frame = ({ id, event, data }) => `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+const unreadTotal = (user) => messages.filter((x) => x.recipient === user && !x.is_read && visible(x, user)).length;
+
+function notify(username, event, data) {
+  eventId += 1;
+  const entry = { id: String(eventId), username, event, data };
+  feed.push(entry);
+  if (feed.length > FEED_LENGTH) feed.shift();
+  for (const s of streams) if (s.username === username) s.res.write(frame(entry));
+}
+
+function closeStream(s, reason) {
+  streams.delete(s);
+  clearInterval(s.keepAlive);
+  s.res.end(frame({ event: 'closed', data: { reason } }));
+}
+
+function openStream(req, res, username, sid) {
+  if (streams.size >= STREAM_CAPACITY) fail(503, 'unavailable', 'Too many live connections; try again later.');
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
+  res.write('retry: 2000\n\n');
+  const after = Number(req.headers['last-event-id']);
+  if (Number.isFinite(after) && after > 0) {
+    for (const entry of feed) if (entry.username === username && Number(entry.id) > after) res.write(frame(entry));
+  }
+  const s = { username, sid, res, keepAlive: setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS) };
+  streams.add(s);
+  res.on('close', () => { streams.delete(s); clearInterval(s.keepAlive); });
+  const mine = [...streams].filter((x) => x.username === username);
+  if (mine.length > STREAMS_PER_USER) closeStream(mine[0], 'replaced');
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const s of [...streams]) closeStream(s, 'shutdown');
+    process.exit(0);
+  });
+}
 
 class HttpError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
@@ -68,6 +120,10 @@ function createMessage(sender, { recipient, subject, content, parent }) {
   };
   messages.push(m);
   position += 1;
+  notify(recipient, 'message', {
+    message_id: m.message_id, sender, display_name: users.get(sender).display_name, sent_at: m.sent_at,
+    total_unread: unreadTotal(recipient),
+  });
   return m;
 }
 
@@ -102,7 +158,12 @@ async function handleApi(req, res, url, body) {
   if (body === INVALID) fail(400, 'invalid_input', 'The request body is not valid JSON.');
 
   let m;
-  if (method === 'POST' && p === '/api/auth/logout') { sessions.delete(sid); return send(204); }
+  if (method === 'POST' && p === '/api/auth/logout') {
+    sessions.delete(sid);
+    for (const s of [...streams]) if (s.sid === sid) closeStream(s, 'signed_out');
+    return send(204);
+  }
+  if (method === 'GET' && p === '/api/notifications/stream') return openStream(req, res, me, sid);
   if (method === 'GET' && p === '/api/auth/me') return send(200, { username: me, role, display_name: users.get(me).display_name });
   if (method === 'GET' && p === '/api/csrf-token') return send(200, { csrf_token: session.csrf });
 
@@ -145,19 +206,23 @@ async function handleApi(req, res, url, body) {
     for (const x of messages) {
       if (x.sender === other && x.recipient === me && !x.is_read && visible(x, me)) {
         x.is_read = true; x.read_at = now(); marked += 1;
+        notify(x.sender, 'read', { message_id: x.message_id, reader: me, read_at: x.read_at });
       }
     }
     position += 1;
+    if (marked) notify(me, 'unread', { total_unread: unreadTotal(me) });
     return command(200, { marked });
   }
   if (method === 'DELETE' && (match = /^\/api\/messages\/([^/]+)$/.exec(p))) {
     m = messages.find((x) => x.message_id === match[1]);
     if (!m) fail(404, 'not_found', 'Message not found.');
     if (m.sender !== me && m.recipient !== me) fail(403, 'forbidden', 'You are not part of this conversation.');
+    const wasUnread = m.recipient === me && !m.is_read && visible(m, me);
     if (m.sender === me) m.del_s = true;
     if (m.recipient === me) m.del_r = true;
     if (m.del_s && m.del_r && !m.deleted_at) m.deleted_at = now();
     position += 1;
+    if (wasUnread) notify(me, 'unread', { total_unread: unreadTotal(me) });
     res.setHeader('X-Consistency-Token', `p${position}`);
     return send(204);
   }
@@ -166,8 +231,10 @@ async function handleApi(req, res, url, body) {
     m = messages.find((x) => x.message_id === match[1]);
     if (!m) fail(404, 'not_found', 'Message not found.');
     if (!m.del_s && !m.del_r) fail(409, 'conflict', 'This message is not deleted.');
+    const hiddenUnread = !m.is_read && !visible(m, m.recipient);
     Object.assign(m, { del_s: false, del_r: false, deleted_at: null });
     position += 1;
+    if (hiddenUnread) notify(m.recipient, 'unread', { total_unread: unreadTotal(m.recipient) });
     return command(200, { message_id: m.message_id, restored_at: now() });
   }
 

@@ -43,8 +43,16 @@ export function useBrowser() {
   });
 }
 
-export async function newUserPage(name, viewport = { width: 1100, height: 820 }) {
-  const context = await browser.newContext({ viewport, baseURL: BASE_URL });
+/**
+ * A page of its own browser context (its own cookies: its own session; `contextOptions` such as a
+ * proxy), or with `sameContextAs` another tab of that page's session. `prepare(context)` runs
+ * before the page opens.
+ */
+export async function newUserPage(name, viewport = { width: 1100, height: 820 }, { sameContextAs, prepare, contextOptions } = {}) {
+  const context = sameContextAs
+    ? sameContextAs.context()
+    : await browser.newContext({ viewport, baseURL: BASE_URL, ...contextOptions });
+  if (prepare) await prepare(context);
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on('pageerror', (error) => problems.push(`${name}: uncaught ${error.message}`));
@@ -81,6 +89,32 @@ export async function eventually(refresh, locator, what, timeout = EVENTUAL_TIME
       if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeout} ms (${error.message})`);
     }
   }
+}
+
+/** The inbox badge's count (`data-count`). */
+export async function badgeCount(page) {
+  const badge = page.locator('[data-testid="inbox-badge"][data-count]');
+  await badge.waitFor({ state: 'attached' });
+  return Number(await badge.getAttribute('data-count'));
+}
+
+/** Waits until the inbox badge count is greater ('gt') or less ('lt') than `value`. */
+export async function waitForBadge(page, relation, value, timeout) {
+  await page.waitForFunction(
+    ({ rel, v }) => {
+      const el = document.querySelector('[data-testid="inbox-badge"][data-count]');
+      if (!el) return false;
+      const n = Number(el.dataset.count);
+      return rel === 'gt' ? n > v : n < v;
+    },
+    { rel: relation, v: value },
+    { timeout, polling: 250 },
+  );
+}
+
+/** Waits until the live-updates state (`data-state` of the header's live-state element) is `state`. */
+export async function waitForLiveState(page, state, timeout = TIMEOUT) {
+  await page.locator(`[data-testid="live-state"][data-state="${state}"]`).waitFor({ state: 'attached', timeout });
 }
 
 export async function closeThread(page) {

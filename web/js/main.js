@@ -1,4 +1,5 @@
-// Entry point: session (login, restore, logout), navigation, unread badge polling.
+// Entry point: session (login, restore, logout), navigation, live updates and the unread badge
+// (pushed by the notification stream; polled only while the stream is not open).
 import { api, setCsrfToken, resetTokens, setUnauthenticatedHandler } from './api.js';
 import { h, srOnly, roleLabel } from './dom.js';
 import { showError, clearError, announce } from './banner.js';
@@ -10,6 +11,8 @@ import { searchView } from './views/search.js';
 import { clinicianView } from './views/clinician.js';
 import { adminView } from './views/admin.js';
 import { auditorView } from './views/auditor.js';
+import { createLive } from './live.js';
+import { showNotice, setupNotices, desktopNotify } from './notices.js';
 
 const POLL_MS = 10_000;
 const MESSAGING_ROLES = ['patient', 'clinician'];
@@ -24,6 +27,8 @@ const TABS = [
   { name: 'audit', label: 'Audit log', roles: ['auditor', 'admin'], create: auditorView },
 ];
 const DEFAULT_TAB = { patient: 'inbox', clinician: 'inbox', admin: 'deleted', auditor: 'audit' };
+// Views that show unread counts: reloaded when a message arrives or the unread total changes.
+const UNREAD_VIEWS = ['inbox', 'patients'];
 
 const $ = (id) => document.getElementById(id);
 
@@ -50,6 +55,15 @@ const ctx = {
 
 const thread = createThreadDialog(ctx, { onClose: afterThreadClosed });
 
+const live = createLive({
+  onMessage: onLiveMessage,
+  onRead: onLiveRead,
+  onUnread: onLiveUnread,
+  onOpen: onLiveOpen,
+  onRefused: refreshUnread, // through the API wrapper: a 401 ends the session like any other
+  onSignedOut: sessionEnded,
+});
+
 /** Reloads the view under the dialog (reads, replies, deletes) and keeps keyboard focus in place. */
 async function afterThreadClosed(opener) {
   const current = state.current;
@@ -57,26 +71,44 @@ async function afterThreadClosed(opener) {
   if (current.view.refresh) await current.view.refresh();
   if (state.current !== current || thread.isOpen()) return;
   if (opener && opener.isConnected) return;
-  // The opener was re-rendered: focus its replacement (same test id and data), else the heading.
-  const d = (opener && opener.dataset) || {};
-  const match = [...current.view.el.querySelectorAll(`[data-testid="${d.testid || ''}"]`)]
-    .find((el) => el.dataset.with === d.with && el.dataset.messageId === d.messageId);
   const focusLost = !document.activeElement || document.activeElement === document.body;
-  if (focusLost) (match || current.view.el.querySelector('.view-title'))?.focus();
+  if (focusLost) focusReplacement(current.view.el, opener);
+}
+
+/** Focuses the re-rendered counterpart of `old` (same test id and data) in `root`, else the heading. */
+function focusReplacement(root, old) {
+  const key = (el) => {
+    const d = (el && el.dataset) || {};
+    const row = el && el.closest ? el.closest('li') : null;
+    const r = (row && row.dataset) || {};
+    return [d.testid, d.with, d.messageId, d.username, r.username].join('|');
+  };
+  const wanted = key(old);
+  const testid = (old && old.dataset && old.dataset.testid) || '';
+  const match = testid ? [...root.querySelectorAll(`[data-testid="${testid}"]`)].find((el) => key(el) === wanted) : null;
+  (match || root.querySelector('.view-title'))?.focus();
+}
+
+/** Reloads the shown view after a live event; keyboard focus inside it stays on its element. */
+async function refreshCurrentView() {
+  const current = state.current;
+  if (!current || !current.view.refresh) return;
+  const active = document.activeElement;
+  const hadFocus = active && active !== current.view.el && current.view.el.contains(active);
+  await current.view.refresh();
+  if (!hadFocus || state.current !== current || thread.isOpen() || active.isConnected) return;
+  const focusLost = !document.activeElement || document.activeElement === document.body;
+  if (focusLost) focusReplacement(current.view.el, active);
 }
 
 // ---- Session ---------------------------------------------------------------------------------
 
 async function boot() {
-  setUnauthenticatedHandler(() => {
-    if (!state.user) return;
-    endSession();
-    showError({ code: 'unauthenticated' }); // "Your session has ended", the one message shown
-  });
+  setUnauthenticatedHandler(sessionEnded);
   $('login-form').addEventListener('submit', onLogin);
   $('logout-button').addEventListener('click', onLogout);
   window.addEventListener('hashchange', () => { if (state.user) showView(routeFromHash(), true); });
-  document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshUnread(); });
+  document.addEventListener('visibilitychange', () => { if (!document.hidden && !live.isOpen()) refreshUnread(); });
 
   try {
     const me = await api.me();
@@ -114,8 +146,17 @@ async function onLogin(event) {
   }
 }
 
+/** The session ended elsewhere (a 401, or the stream's `signed_out`): back to the login screen. */
+function sessionEnded() {
+  if (!state.user) return;
+  endSession();
+  showError({ code: 'unauthenticated' }); // "Your session has ended", the one message shown
+}
+
 async function onLogout() {
   clearError();
+  // The stream would announce this sign-out as `signed_out`: it is closed first.
+  live.stop();
   try {
     await api.logout();
   } catch (error) {
@@ -125,15 +166,21 @@ async function onLogout() {
         setCsrfToken((await api.csrfToken()).csrf_token);
         await api.logout();
       } catch (retryError) {
-        if (retryError.status !== 401) { showError(retryError, { focus: true }); return; }
+        if (retryError.status !== 401) { stillSignedIn(); showError(retryError, { focus: true }); return; }
       }
     } else if (error.status !== 401) {
+      stillSignedIn();
       showError(error, { focus: true });
       return;
     }
   }
   endSession();
   announce('You are signed out.');
+}
+
+/** Sign-out failed: the session goes on, and so do its live updates. */
+function stillSignedIn() {
+  if (state.user && MESSAGING_ROLES.includes(state.user.role)) live.start();
 }
 
 function startSession(user, focusView) {
@@ -148,12 +195,17 @@ function startSession(user, focusView) {
   }
   showView(routeFromHash(), focusView);
   if (MESSAGING_ROLES.includes(user.role)) {
+    setupNotices(user.username);
     refreshUnread();
-    state.pollTimer = setInterval(() => { if (!document.hidden) refreshUnread(); }, POLL_MS);
+    // The fallback: the badge is polled only while the stream is not open.
+    state.pollTimer = setInterval(() => { if (!document.hidden && !live.isOpen()) refreshUnread(); }, POLL_MS);
+    live.start();
   }
 }
 
 function endSession() {
+  live.stop();
+  setupNotices(null);
   clearInterval(state.pollTimer);
   thread.close();
   state.pollTimer = null;
@@ -240,7 +292,8 @@ async function refreshUnread() {
   }
 }
 
-function setUnread(count) {
+/** Sets the badge; `refreshInbox` reloads a shown inbox when the count went up (the polled path). */
+function setUnread(count, { refreshInbox = true } = {}) {
   if (!state.badge || typeof count !== 'number') return;
   const previous = state.unread;
   state.unread = count;
@@ -250,9 +303,47 @@ function setUnread(count) {
   $('inbox-badge-sr').textContent = count ? `, ${count} unread` : '';
   document.title = `${count ? `(${count}) ` : ''}Healing Space · Messages`;
   // New mail while the inbox is shown: refresh the list (not while a thread is open on top of it).
-  if (previous !== null && count > previous && state.current && state.current.name === 'inbox' && !thread.isOpen()) {
+  if (refreshInbox && previous !== null && count > previous && state.current && state.current.name === 'inbox' && !thread.isOpen()) {
     state.current.view.refresh();
   }
+}
+
+// ---- Live events -----------------------------------------------------------------------------
+
+/** A message to me became visible: badge, the list under it or the open thread, and a notice. */
+function onLiveMessage({ sender, display_name: displayName, total_unread: total }) {
+  if (!state.user) return;
+  setUnread(total, { refreshInbox: false });
+  if (thread.isOpen()) {
+    if (thread.withUser() === sender) thread.refresh();
+  } else if (state.current && UNREAD_VIEWS.includes(state.current.name)) {
+    refreshCurrentView();
+  }
+  const name = displayName || sender || 'someone';
+  showNotice(`New message from ${name}`);
+  desktopNotify(name);
+}
+
+/** A message I sent was read: ✓✓ in the sent list and in the open thread. */
+function onLiveRead({ message_id: messageId, read_at: readAt }) {
+  if (!state.user || !messageId) return;
+  if (state.current && state.current.view.markRead) state.current.view.markRead(messageId, readAt);
+  thread.markRead(messageId, readAt);
+}
+
+/** My unread total changed otherwise (read in another tab, a delete, a restore). */
+function onLiveUnread({ total_unread: total }) {
+  if (!state.user) return;
+  setUnread(total, { refreshInbox: false });
+  if (!thread.isOpen() && state.current && UNREAD_VIEWS.includes(state.current.name)) refreshCurrentView();
+}
+
+/** A new stream: it knows nothing of what happened before it, so that is fetched. */
+function onLiveOpen({ resync }) {
+  refreshUnread();
+  if (!resync) return;
+  if (thread.isOpen()) thread.refresh();
+  else refreshCurrentView();
 }
 
 boot();

@@ -1,4 +1,5 @@
-// Sent: the caller's sent messages with "✓ Sent" / "✓✓ Read" and the read time.
+// Sent: the caller's sent messages with "✓ Sent" / "✓✓ Read" and the read time; a live `read`
+// event turns a shown row to "✓✓ Read" in place (markRead).
 import { h, pagedLoader, timeEl, viewHeading, moreButton, readStatus } from '../dom.js';
 
 export function sentView(ctx) {
@@ -30,6 +31,14 @@ export function sentView(ctx) {
     return h('li', {}, open);
   }
 
+  /** Marks the shown row of `messageId` read, in place (nothing when it is not on the page). */
+  function markRead(messageId, readAt) {
+    const row = [...list.querySelectorAll('[data-testid="sent-item"]')].find((b) => b.dataset.messageId === messageId);
+    const status = row && row.querySelector('.item-status');
+    if (!status || status.querySelector('.status-read')) return;
+    status.replaceChildren(readStatus({ is_read: true, read_at: readAt || null }, 'sent-status'));
+  }
+
   load();
-  return { el, refresh: () => load(false) };
+  return { el, refresh: () => load(false), markRead };
 }

@@ -1,6 +1,8 @@
 // The thread dialog: one conversation, oldest first, "load older", mark-as-read on open,
 // reply to the latest message, delete per message (with a confirmation step). After a reply,
 // focus moves to the new message, or to the error banner when the reply was refused.
+// Live: `refresh` adds newly arrived messages in place (focus and scroll stay, unless the reader
+// was at the bottom) and marks them read when the page is looked at; `markRead` shows ✓✓.
 import { h, timeEl, readStatus } from '../dom.js';
 import { mountBanner } from '../banner.js';
 import { newIdempotencyKey } from '../api.js';
@@ -13,7 +15,7 @@ export function createThreadDialog(ctx, { onClose } = {}) {
   let replyKey = null;
 
   function fresh(withUser, opener) {
-    return { with: withUser, label: withUser, opener, messages: [], cursor: null };
+    return { with: withUser, label: withUser, opener, messages: [], cursor: null, stale: false, markPending: false };
   }
 
   const title = h('h2', { id: 'thread-title', class: 'dialog-title', tabindex: '-1' });
@@ -43,6 +45,7 @@ export function createThreadDialog(ctx, { onClose } = {}) {
   const dialog = h('dialog', { class: 'thread-dialog', 'aria-labelledby': 'thread-title', testid: 'thread-dialog' },
     h('div', { class: 'dialog-head' }, title, closeButton),
     bannerSlot,
+    h('div', { class: 'notice-slot' }), // the live notice, while the dialog is open (notices.js)
     scroller,
     replyForm);
   document.body.append(dialog);
@@ -102,6 +105,76 @@ export function createThreadDialog(ctx, { onClose } = {}) {
     } catch (error) {
       if (seq === loadSeq) ctx.showError(error);
     }
+    // A live event came while this was loading: look again.
+    if (seq === loadSeq && st.stale) refresh();
+  }
+
+  /** Live: fetches the newest page and adds the messages not shown yet, without a re-render. */
+  async function refresh() {
+    if (!dialog.open || !st.with) return;
+    if (dialog.dataset.state === 'loading') { st.stale = true; return; }
+    if (dialog.dataset.state !== 'ready') return;
+    st.stale = false;
+    const seq = loadSeq;
+    let page;
+    try {
+      page = await ctx.api.conversation(st.with);
+    } catch (error) {
+      // Quiet, like the badge polling: the list stays as it is (a 401 has ended the session).
+      if (error.status !== 401) console.warn('thread refresh failed:', error.message);
+      return;
+    }
+    if (seq !== loadSeq) return;
+    const shown = new Map(st.messages.map((m) => [m.message_id, m]));
+    const added = page.messages.filter((m) => !shown.has(m.message_id));
+    for (const m of page.messages) {
+      if (shown.has(m.message_id) && m.is_read) markRead(m.message_id, m.read_at);
+    }
+    if (added.length === 0) return;
+    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+    const wasEmpty = st.messages.length === 0;
+    st.messages = [...st.messages, ...added].sort(byTime);
+    if (wasEmpty) {
+      render();
+    } else {
+      // Insert each new message before the next one shown; focus and the rest stay untouched.
+      const items = new Map([...list.children].map((li) => [li.dataset.messageId, li]));
+      let next = null;
+      for (let i = st.messages.length - 1; i >= 0; i -= 1) {
+        const li = items.get(st.messages[i].message_id) || list.insertBefore(renderMessage(st.messages[i]), next);
+        next = li;
+      }
+    }
+    if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+    if (added.some((m) => m.sender !== ctx.user.username)) markSeen(seq);
+  }
+
+  /** Marks the conversation read, now if the page is looked at, else when it is shown again. */
+  async function markSeen(seq) {
+    if (document.hidden) { st.markPending = true; return; }
+    st.markPending = false;
+    try {
+      await ctx.api.markConversationRead(st.with);
+      if (seq === loadSeq) ctx.refreshUnread();
+    } catch (error) {
+      if (error.status !== 401) console.warn('mark read failed:', error.message);
+    }
+  }
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden && dialog.open && st.markPending) markSeen(loadSeq);
+  });
+
+  /** Live: a message I sent here was read; its status turns to ✓✓ in place. */
+  function markRead(messageId, readAt) {
+    if (!dialog.open) return;
+    if (dialog.dataset.state === 'loading') { st.stale = true; return; }
+    const m = st.messages.find((x) => x.message_id === messageId);
+    if (!m || m.is_read || m.sender !== ctx.user.username) return;
+    m.is_read = true;
+    m.read_at = readAt || m.read_at || null;
+    const li = [...list.children].find((x) => x.dataset.messageId === messageId);
+    const status = li && li.querySelector('.read-status');
+    if (status) status.replaceWith(readStatus(m, 'thread-status'));
   }
 
   function close() {
@@ -231,5 +304,5 @@ export function createThreadDialog(ctx, { onClose } = {}) {
     (mine || replyInput).focus();
   }
 
-  return { open, close, isOpen: () => dialog.open };
+  return { open, close, refresh, markRead, isOpen: () => dialog.open, withUser: () => (dialog.open ? st.with : null) };
 }
