@@ -452,3 +452,30 @@ async fn split_mode_proxies_the_stream_as_it_comes(_: PgPoolOptions, options: Pg
         assert_eq!(event.json()["message_id"], id.as_str());
     }
 }
+
+#[sqlx::test]
+async fn a_logout_ends_the_sessions_streams_at_once(_: PgPoolOptions, options: PgConnectOptions) {
+    let (_url, gateway) = seeded_gateway(&options, &[]).await;
+    let client = Client::new(gateway.port);
+    let (bob, other_tab) = (client.login("bob").await, client.login("bob").await);
+    let mut ending = stream(gateway.port, &bob, None).await;
+    let mut staying = stream(gateway.port, &other_tab, None).await;
+    let started = std::time::Instant::now();
+    assert!(call(&client, "POST", "/api/auth/logout", &bob)
+        .await
+        .starts_with("HTTP/1.1 204"));
+    let closed = ending.next(Duration::from_secs(3)).await.expect("closed");
+    assert_eq!(
+        (closed.event.as_str(), closed.json()["reason"].as_str()),
+        ("closed", Some("signed_out"))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(ending.ended(Duration::from_secs(2)).await);
+    // Another session of the same user keeps its stream.
+    assert_eq!(staying.next(Duration::from_millis(300)).await, None);
+    assert!(!staying.ended(Duration::from_millis(100)).await);
+}

@@ -138,7 +138,8 @@ fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn token_hash(token: &str) -> [u8; 32] {
+/// How a session's cookie token is stored and announced (`hs_accounts`): its SHA-256.
+pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 

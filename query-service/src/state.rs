@@ -78,6 +78,7 @@ impl QueryState {
         stream_max: usize,
     ) -> Self {
         let notifications = NotificationHub::start(stream_max, progress.receiver(), reads.clone());
+        edge.changes.register(Arc::new(notifications.clone()));
         Self {
             edge,
             inner: Arc::new(Inner {

@@ -4,7 +4,8 @@
 
 mod plans;
 
-use projections::read_models::{audit_log, mailbox, messages};
+use projections::read_models::{audit_log, mailbox, messages, notifications};
+use query_service::notifications::feed;
 use query_service::{pg_config_from_sqlx, sql};
 use sqlx::PgPool;
 use tokio_postgres::NoTls;
@@ -86,6 +87,17 @@ async fn generate(pool: &PgPool) -> Result<()> {
              participants, details, prev_hash, hash)
          SELECT global_position, global_position, 1, event_id, recorded_at, 'message_sent',
                 '{}', '{}', '\\x00', '\\x00'
+         FROM events",
+    )
+    .execute(pool)
+    .await?;
+    // The notification feed of that log: a `message` for each recipient, aged over 10 days.
+    sqlx::query(
+        "INSERT INTO notifications (recipient, transaction_id, global_position, kind,
+             message_id, counterpart, at, total_unread, occurred_at)
+         SELECT 'u' || (1 + global_position % 1000), transaction_id, global_position, 'message',
+                gen_random_uuid(), 'u' || (1 + (7 * global_position + 13) % 1000), recorded_at, 1,
+                now() - (120000 - global_position) * interval '7 seconds'
          FROM events",
     )
     .execute(pool)
@@ -174,6 +186,24 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             ],
         ),
         ("audit log: last entry", audit_log::LAST_ENTRY, vec![]),
+        // The notification feed: written with the mailbox, pruned as it ages, read by the
+        // fan-out after each batch and by a resumed stream.
+        (
+            "notifications: feed and totals",
+            notifications::FEED_AND_TOTALS,
+            vec!["ARRAY['u1', 'p7']"],
+        ),
+        ("notifications: prune", notifications::PRUNE, vec!["10000"]),
+        (
+            "notifications: fan-out range",
+            feed::RANGE,
+            vec!["'5000'", "0", "'5000'", "100", "1000"],
+        ),
+        (
+            "notifications: resumed stream",
+            feed::BACKLOG,
+            vec!["'u1'", "'1'", "5", xid_max, position_max, "200"],
+        ),
         // The request path before any read-model query: the session, the directory, the
         // message's own events.
         (

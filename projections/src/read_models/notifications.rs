@@ -55,16 +55,18 @@ pub const INSERT: &str = "INSERT INTO notifications (recipient, transaction_id,
         AS n (recipient, xid, position, kind, message_id, counterpart, at, total_unread,
               occurred_at)";
 
-/// Deletes the rows older than the feed's retention, at most `$1` of them (oldest first by
-/// position: the index walk stops at the first young row).
-pub const PRUNE: &str = "DELETE FROM notifications n
-    USING (SELECT x.recipient, x.transaction_id, x.global_position
-           FROM notifications x, notification_feed f
-           WHERE x.occurred_at < now() - f.retention
-           ORDER BY x.transaction_id, x.global_position
-           LIMIT $1) old
-    WHERE n.recipient = old.recipient AND n.transaction_id = old.transaction_id
-      AND n.global_position = old.global_position";
+/// Deletes, among the `$1` oldest rows by position, those older than the feed's retention: a
+/// walk of the position index that reads no more than `$1` rows however large the feed. Append
+/// times grow with positions (an event's transaction id is taken when it is appended), so the
+/// old rows are the first ones; a chunk that deletes fewer than `$1` has reached the young ones.
+pub const PRUNE: &str = "DELETE FROM notifications
+    WHERE ctid = ANY (ARRAY(
+        SELECT oldest.row
+        FROM (SELECT x.ctid AS row, x.occurred_at
+              FROM notifications x
+              ORDER BY x.transaction_id, x.global_position
+              LIMIT $1) oldest
+        WHERE oldest.occurred_at < now() - (SELECT retention FROM notification_feed)))";
 
 /// One row of the feed.
 struct Row<'a> {

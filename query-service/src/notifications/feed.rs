@@ -8,14 +8,15 @@ use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-// Both reads select the same columns, in this order; `display_name` is the counterpart's
-// current name (for `message`: the sender's).
+// Both reads select the same columns, in this order, the last being the counterpart's current
+// display name (for `message`: the sender's), looked up by primary key for each row returned.
 
 /// Every user's notifications after `($1, $2)` and at or before `($3, $4)`, in commit order, at
 /// most `$5` (the fan-out's read after each mailbox batch; `notifications_position_idx`).
 pub const RANGE: &str = "SELECT n.recipient, n.transaction_id::text, n.global_position, n.kind,
-        n.message_id, n.counterpart, n.at, n.total_unread, u.display_name
-    FROM notifications n LEFT JOIN users u ON u.username = n.counterpart
+        n.message_id, n.counterpart, n.at, n.total_unread,
+        (SELECT u.display_name FROM users u WHERE u.username = n.counterpart)
+    FROM notifications n
     WHERE (n.transaction_id, n.global_position) > ($1::text::xid8, $2)
       AND (n.transaction_id, n.global_position) <= ($3::text::xid8, $4)
     ORDER BY n.transaction_id, n.global_position
@@ -24,8 +25,9 @@ pub const RANGE: &str = "SELECT n.recipient, n.transaction_id::text, n.global_po
 /// One user's (`$1`) notifications after `($2, $3)` and at or before `($4, $5)`, in commit
 /// order, at most `$6` (a resumed stream's backlog; the primary key).
 pub const BACKLOG: &str = "SELECT n.recipient, n.transaction_id::text, n.global_position, n.kind,
-        n.message_id, n.counterpart, n.at, n.total_unread, u.display_name
-    FROM notifications n LEFT JOIN users u ON u.username = n.counterpart
+        n.message_id, n.counterpart, n.at, n.total_unread,
+        (SELECT u.display_name FROM users u WHERE u.username = n.counterpart)
+    FROM notifications n
     WHERE n.recipient = $1
       AND (n.transaction_id, n.global_position) > ($2::text::xid8, $3)
       AND (n.transaction_id, n.global_position) <= ($4::text::xid8, $5)

@@ -7,10 +7,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use accounts::{AccountChange, Invalidate};
 use deadpool_postgres::Pool;
 use events::LogPosition;
 use read_side::{Checkpoints, Projection};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::feed::{self, Notification};
@@ -55,6 +56,10 @@ struct Entry {
     id: u64,
     sender: mpsc::Sender<Notification>,
     close: Option<oneshot::Sender<CloseReason>>,
+    /// The SHA-256 of the stream's session token, as account changes name sessions.
+    session: [u8; 32],
+    /// Signalled when the stream's session or user changed: it checks its session at once.
+    recheck: Arc<Notify>,
 }
 
 #[derive(Default)]
@@ -90,6 +95,8 @@ pub struct Subscription {
     pub closed: oneshot::Receiver<CloseReason>,
     /// Where the live notifications begin: everything after it arrives on `live`.
     pub start: LogPosition,
+    /// Signalled when the session may have ended (a logout, a disabled user): check it now.
+    pub recheck: Arc<Notify>,
 }
 
 impl Drop for Subscription {
@@ -169,9 +176,10 @@ impl NotificationHub {
 
     /// Registers a stream of `user`; the oldest of theirs is closed when they would hold more
     /// than [`STREAMS_PER_USER`]. Call after [`NotificationHub::ready`].
-    pub fn subscribe(&self, user: &str) -> Result<Subscription, Full> {
+    pub fn subscribe(&self, user: &str, session: [u8; 32]) -> Result<Subscription, Full> {
         let (sender, live) = mpsc::channel(STREAM_BUFFER);
         let (close, closed) = oneshot::channel();
+        let recheck = Arc::new(Notify::new());
         let mut state = self.lock();
         let start = match state.dispatched {
             Some(start) if !self.is_shut_down() => start,
@@ -198,6 +206,8 @@ impl NotificationHub {
             id,
             sender,
             close: Some(close),
+            session,
+            recheck: recheck.clone(),
         });
         if !replaces {
             state.open += 1;
@@ -211,7 +221,18 @@ impl NotificationHub {
             live,
             closed,
             start,
+            recheck,
         })
+    }
+
+    /// Asks every stream that `matches` to check its session now.
+    fn recheck(&self, matches: impl Fn(&str, &Entry) -> bool) {
+        let state = self.lock();
+        for (user, entries) in &state.streams {
+            for entry in entries.iter().filter(|entry| matches(user, entry)) {
+                entry.recheck.notify_one();
+            }
+        }
     }
 
     /// Open streams in this process.
@@ -322,6 +343,27 @@ impl NotificationHub {
         metrics::gauge!("notification_streams").set(state.open as f64);
         state.dispatched = Some(reached);
         self.inner.dispatched.send_replace(Some(reached));
+    }
+}
+
+/// Streams end as soon as their session does: the process's account-change listener tells the
+/// hub of every logout, expiry and user change, and the streams concerned check their session
+/// at once (the session cache has forgotten it by then).
+impl Invalidate for NotificationHub {
+    fn invalidate(&self, change: &AccountChange) {
+        match change {
+            AccountChange::Session(hash) => self.recheck(|_, entry| entry.session == *hash),
+            AccountChange::User(name) => self.recheck(|user, _| user == name),
+            AccountChange::Approval { .. } => {}
+        }
+    }
+
+    /// Changes may be missed while the listener is away: the 15 s checks go on meanwhile.
+    fn go_dark(&self) {}
+
+    /// Changes may have been missed: every stream checks its session.
+    fn go_live(&self) {
+        self.recheck(|_, _| true);
     }
 }
 

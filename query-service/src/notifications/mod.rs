@@ -3,8 +3,11 @@
 //! A stream starts where the process's fan-out ([`hub`]) stands. With `Last-Event-ID` it first
 //! replays the caller's notifications after that position from the feed (a page at a time, as
 //! the client takes them), then continues with the live ones; positions are totally ordered,
-//! so anything seen twice is skipped. Every 15 s of silence a comment keeps proxies from closing
-//! the connection, and the session is checked again: a stream does not outlive its session.
+//! so anything seen twice is skipped. The first event carries only `retry` and the position the
+//! stream starts from (its `id`), so that a client that loses the stream before any notification
+//! resumes without a gap. Every 15 s of silence a comment keeps proxies from closing the
+//! connection. A stream ends with its session: at once on a logout or a change of the user
+//! (the account-change listener tells the hub), and at the latest at the next 15 s check.
 
 pub mod feed;
 pub mod hub;
@@ -68,7 +71,8 @@ pub async fn get_stream(
     if hub.ready(state.consistency_wait()).await.is_none() {
         return Err(ApiError::Unavailable);
     }
-    let subscription = hub.subscribe(&caller.username).map_err(|full| {
+    let session = http_edge::sessions::token_hash(&caller.session_token);
+    let subscription = hub.subscribe(&caller.username, session).map_err(|full| {
         tracing::warn!(%full, "notification stream refused");
         ApiError::Unavailable
     })?;
@@ -188,7 +192,10 @@ impl Streaming {
         }
         if !self.started {
             self.started = true;
-            return Some(Event::default().retry(RECONNECT_AFTER));
+            // With an id from the start, a client that loses the stream before its first
+            // notification resumes from here too.
+            let from = self.last_sent.unwrap_or(self.subscription.start);
+            return Some(Event::default().retry(RECONNECT_AFTER).id(from.to_string()));
         }
         loop {
             while let Some(notification) = self.pending.pop_front() {
@@ -219,6 +226,11 @@ impl Streaming {
                     None => return None,
                 },
                 _ = self.heartbeat.tick() => {
+                    if !self.session_is_live().await {
+                        return Some(self.closing(CloseReason::SignedOut));
+                    }
+                }
+                _ = self.subscription.recheck.notified() => {
                     if !self.session_is_live().await {
                         return Some(self.closing(CloseReason::SignedOut));
                     }
