@@ -81,6 +81,15 @@ async fn replay_in_any_batch_size_matches_a_log_applied_event_by_event(pool: PgP
     apply_one_event_per_batch(&pool).await?;
     let events = world.event_count().await?;
     assert!(events > 150, "a real workload ({events} events)");
+    // The notification feed is compared too, and holds every kind.
+    let kinds: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, count(*) FROM notifications GROUP BY kind ORDER BY kind")
+            .fetch_all(&pool)
+            .await?;
+    assert!(
+        kinds.len() == 3 && kinds.iter().all(|(_, n)| *n > 5),
+        "{kinds:?}"
+    );
     for projection in Projection::ALL {
         for batch_size in [10_000, 3, 2] {
             let report = verify(&pool, projection, batch_size, &|_| {}).await?;
