@@ -158,6 +158,91 @@ impl Session {
     }
 }
 
+/// An open `GET /api/notifications/stream`, read as its chunks arrive.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+/// One Server-Sent Event with a name (`message`, `read`, `unread`, `closed`).
+#[derive(Debug, Clone)]
+pub struct StreamEvent {
+    pub event: String,
+    pub data: String,
+}
+
+impl Session {
+    /// Opens the caller's notification stream (no request timeout: it lasts until dropped).
+    pub async fn open_stream(&self) -> Result<EventStream, String> {
+        let response = self
+            .client
+            .get(format!("{}/api/notifications/stream", self.base))
+            .timeout(Duration::from_secs(24 * 3600))
+            .send()
+            .await
+            .map_err(|e| format!("stream failed: {e}"))?;
+        if response.status() != StatusCode::OK {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            return Err(format!("stream answered {status}: {}", prefix(&body)));
+        }
+        Ok(EventStream {
+            response,
+            buffer: String::new(),
+        })
+    }
+}
+
+impl EventStream {
+    /// Waits (until `deadline`) for the first bytes: the server's `retry` preamble.
+    pub async fn established(&mut self, deadline: tokio::time::Instant) -> Result<(), String> {
+        while !self.buffer.contains("\n\n") {
+            self.read_chunk(deadline).await?;
+        }
+        Ok(())
+    }
+
+    async fn read_chunk(&mut self, deadline: tokio::time::Instant) -> Result<(), String> {
+        match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+            Err(_) => Err("no event in time".into()),
+            Ok(Err(e)) => Err(format!("stream broke: {e}")),
+            Ok(Ok(None)) => Err("stream ended".into()),
+            Ok(Ok(Some(chunk))) => {
+                self.buffer
+                    .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+                Ok(())
+            }
+        }
+    }
+
+    /// The next named event before `deadline` (comments and the preamble are skipped).
+    pub async fn next_event(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> Result<StreamEvent, String> {
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = StreamEvent {
+                    event: String::new(),
+                    data: String::new(),
+                };
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        event.event = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        event.data.push_str(value.trim_start());
+                    }
+                }
+                if !event.event.is_empty() {
+                    return Ok(event);
+                }
+            }
+            self.read_chunk(deadline).await?;
+        }
+    }
+}
+
 /// The start of a body, for error messages.
 pub fn prefix(body: &str) -> String {
     body.chars().take(200).collect()

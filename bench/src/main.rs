@@ -28,8 +28,8 @@ struct Cli {
     /// Unrecorded warm-up seconds before each step.
     #[arg(long, default_value_t = 1.0)]
     warmup_secs: f64,
-    /// Seconds of the projection-lag measurement.
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds of each projection-lag measurement (and of the notification latency).
+    #[arg(long, default_value_t = 20.0)]
     lag_secs: f64,
     /// Concurrent clients of the send steps.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]

@@ -92,6 +92,37 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    match (
+        &report.notifications.value,
+        &report.notifications.unavailable,
+    ) {
+        (Some(n), _) => {
+            let _ = writeln!(
+                out,
+                "- notifications: {} idle streams cost {:.1} KiB each (gateway RSS {:.0} → {:.0} \
+                 MiB); send 201 → `message` event at the recipient's stream, {:.0} background \
+                 sends/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} probes ({} \
+                 timeouts); raw: n/a",
+                n.idle_streams,
+                n.bytes_per_stream / 1024.0,
+                n.rss_before_bytes as f64 / (1024.0 * 1024.0),
+                n.rss_with_streams_bytes as f64 / (1024.0 * 1024.0),
+                n.background_per_second,
+                n.p50_ms,
+                n.p99_ms,
+                n.max_ms,
+                n.probes,
+                n.timeouts
+            );
+        }
+        (None, reason) => {
+            let _ = writeln!(
+                out,
+                "- notifications: not measured: {}",
+                reason.as_deref().unwrap_or("-")
+            );
+        }
+    }
     if let Some(bytes) = report.gateway_peak_rss_bytes.value {
         let _ = writeln!(
             out,

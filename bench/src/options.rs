@@ -35,6 +35,8 @@ pub struct BenchOptions {
     pub lag_high_send_rate: f64,
     /// Concurrent lag probes (each a dedicated sender/recipient pair).
     pub lag_probes: usize,
+    /// Idle notification streams held open at once for the memory figure.
+    pub idle_streams: usize,
     /// Longest wait for the server's snapshot horizon to pass the loaded log (see
     /// `replay::wait_for_horizon`).
     pub horizon_wait: Duration,
@@ -66,10 +68,11 @@ impl BenchOptions {
             query_clients: vec![1, 16, 64],
             warmup: Duration::from_secs(1),
             step: Duration::from_secs(5),
-            lag_duration: Duration::from_secs(10),
+            lag_duration: Duration::from_secs(20),
             lag_send_rate: 50.0,
             lag_high_send_rate: 500.0,
             lag_probes: 4,
+            idle_streams: 1_000,
             horizon_wait: Duration::from_secs(60),
             bin_dir,
             pgbench: None,
@@ -94,6 +97,7 @@ impl BenchOptions {
             lag_send_rate: 10.0,
             lag_high_send_rate: 40.0,
             lag_probes: 1,
+            idle_streams: 20,
             horizon_wait: Duration::from_secs(15),
             progress: false,
             ..Self::standard(server_url, bin_dir, out_dir)

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::measurement::Measurement;
 use crate::replay::ReplayFigure;
 use crate::scenarios::lag::LagRun;
+use crate::scenarios::notifications::NotificationFigure;
 
 /// A figure that was measured, or why it could not be.
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +141,8 @@ pub struct Report {
     pub queries: Vec<Comparison>,
     /// The lag at the usual send rate, at a higher one, and with a writer idle elsewhere.
     pub projection_lag: Vec<LagRun>,
+    /// Memory per idle notification stream, and send 201 → `message` event at the recipient.
+    pub notifications: Outcome<NotificationFigure>,
     /// VmHWM of the gateway process at the end of the run.
     pub gateway_peak_rss_bytes: Outcome<u64>,
     /// VmRSS of the gateway after each phase (where the memory went).

@@ -233,6 +233,7 @@ fn assemble(
         sends,
         queries,
         projection_lag: service.lag,
+        notifications: service.notifications,
         gateway_peak_rss_bytes: service.peak_rss,
         gateway_rss_bytes: service.rss,
         notes,

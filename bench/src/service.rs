@@ -17,6 +17,7 @@ use crate::replay;
 use crate::report::Outcome;
 use crate::runner::StepTiming;
 use crate::scenarios::lag::{measure_lag, LagPlan, LagRun};
+use crate::scenarios::notifications::{measure_notifications, NotificationFigure};
 use crate::scenarios::queries::{check_available, measure_query, Probe, QueryKind};
 use crate::scenarios::{login_all, sends};
 
@@ -25,6 +26,7 @@ pub struct ServiceFigures {
     pub sends: Vec<(usize, Measurement)>,
     pub queries: Vec<(QueryKind, usize, Result<Measurement, String>)>,
     pub lag: Vec<LagRun>,
+    pub notifications: Outcome<NotificationFigure>,
     pub peak_rss: Outcome<u64>,
     pub rss: Vec<(String, u64)>,
 }
@@ -59,6 +61,7 @@ pub async fn measure_service(
         sends: steps.sends,
         queries: steps.queries,
         lag: steps.lag,
+        notifications: steps.notifications,
         rss: steps.rss,
         peak_rss: match peak {
             Some(bytes) => Outcome::measured(bytes),
@@ -71,6 +74,7 @@ struct Steps {
     sends: Vec<(usize, Measurement)>,
     queries: Vec<(QueryKind, usize, Result<Measurement, String>)>,
     lag: Vec<LagRun>,
+    notifications: Outcome<NotificationFigure>,
     /// The gateway's resident memory after each phase.
     rss: Vec<(String, u64)>,
 }
@@ -164,10 +168,33 @@ async fn service_steps(
         });
     }
     sample("after the lag measurement");
+    let bar = progress.timed(&format!(
+        "notifications: {} idle streams, then latency at {:.0} sends/s",
+        options.idle_streams, options.lag_send_rate
+    ));
+    let plan = LagPlan {
+        duration: options.lag_duration,
+        send_rate: options.lag_send_rate,
+        probes: options.lag_probes,
+    };
+    let notifications = Outcome::from_result(
+        measure_notifications(
+            gateway,
+            &senders,
+            population,
+            options.idle_streams,
+            plan,
+            &bar,
+        )
+        .await?,
+    );
+    bar.finish_and_clear();
+    sample("after the notification measurement");
     Ok(Steps {
         sends: send_figures,
         queries: query_figures,
         lag,
+        notifications,
         rss,
     })
 }

@@ -202,6 +202,35 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+    match (
+        &report.notifications.value,
+        &report.notifications.unavailable,
+    ) {
+        (Some(n), _) => {
+            let _ = writeln!(
+                out,
+                "notify   {} idle streams: {} KiB each; send 201 -> event at the recipient: p50 {} \
+                 ms, p95 {} ms, p99 {} ms, max {} ms over {} probes ({} timeouts), {} background \
+                 sends/s done; raw: n/a",
+                n.idle_streams,
+                number(n.bytes_per_stream / 1024.0),
+                number(n.p50_ms),
+                number(n.p95_ms),
+                number(n.p99_ms),
+                number(n.max_ms),
+                n.probes,
+                n.timeouts,
+                number(n.background_per_second)
+            );
+        }
+        (None, reason) => {
+            let _ = writeln!(
+                out,
+                "notify   not measured: {}",
+                reason.as_deref().unwrap_or("-")
+            );
+        }
+    }
     match &report.gateway_peak_rss_bytes.value {
         Some(bytes) => {
             let _ = writeln!(

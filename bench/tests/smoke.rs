@@ -115,6 +115,10 @@ fn check_query_side(report: &Report) -> anyhow::Result<()> {
             );
         }
     }
+    match &report.notifications.value {
+        Some(n) if n.idle_streams > 0 && n.probes > 0 && n.timeouts == 0 => {}
+        _ => bail!("notifications: {:?}", report.notifications),
+    }
     Ok(())
 }
 

@@ -150,7 +150,7 @@ pub async fn measure_lag(
 
 /// Clients (see [`LagPlan::clients`]) sending at `plan.send_rate` in total until `end`;
 /// returns the 201s.
-async fn background_load(
+pub(crate) async fn background_load(
     senders: &[Arc<Session>],
     population: &Population,
     plan: LagPlan,

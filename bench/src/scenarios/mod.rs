@@ -2,6 +2,7 @@
 //! projection lag. Each client logs in once and keeps its session.
 
 pub mod lag;
+pub mod notifications;
 pub mod queries;
 pub mod sends;
 
