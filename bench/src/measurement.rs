@@ -14,6 +14,15 @@ pub fn record(histogram: &mut Histogram<u64>, micros: u64) {
     histogram.saturating_record(value);
 }
 
+/// The value at quantile `q` of a histogram of microseconds, in milliseconds (0 when empty).
+pub fn quantile_ms(histogram: &Histogram<u64>, q: f64) -> f64 {
+    if histogram.is_empty() {
+        0.0
+    } else {
+        histogram.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
 /// What one step measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Measurement {

@@ -122,6 +122,8 @@ pub struct Application {
     access_writer: Option<JoinHandle<()>>,
     /// The live-notification fan-out (single-process mode): its streams end when serving stops.
     notifications: Option<query_service::notifications::hub::NotificationHub>,
+    /// Ends the event streams proxied in split mode when serving stops.
+    proxied_streams: Option<CancellationToken>,
     /// Woken after every commit; the in-process projector waits on it.
     pub commits: Arc<Notify>,
     pub pool: PgPool,
@@ -138,12 +140,14 @@ impl Application {
         let mut purger = None;
         let mut account_changes = None;
         let mut notifications = None;
+        let mut proxied_streams = None;
         let backend = match &settings.upstreams {
-            Some((commands, queries)) => Backend::Split(Upstreams::new(
-                commands,
-                queries,
-                settings.edge.trusted_proxies.clone(),
-            )?),
+            Some((commands, queries)) => {
+                let upstreams =
+                    Upstreams::new(commands, queries, settings.edge.trusted_proxies.clone())?;
+                proxied_streams = Some(upstreams.stopping());
+                Backend::Split(upstreams)
+            }
             None => {
                 // One edge for both sides, so the per-IP limit counts every request once.
                 let edge = Edge::new(pool.clone(), settings.edge.clone());
@@ -212,6 +216,7 @@ impl Application {
             projector,
             access_writer,
             notifications,
+            proxied_streams,
             commits,
             pool,
         })
@@ -251,10 +256,14 @@ impl Application {
         // Open notification streams never end by themselves: close them as the stop begins, so
         // that the grace period is not spent waiting for them.
         let notifications = self.notifications.clone();
+        let proxied_streams = self.proxied_streams.clone();
         let shutdown = async move {
             shutdown.await;
             if let Some(hub) = notifications {
                 hub.shutdown();
+            }
+            if let Some(streams) = proxied_streams {
+                streams.cancel();
             }
         };
         serve(

@@ -1,7 +1,9 @@
 //! Split mode: `/api/*` is forwarded to separately running services — reads (`GET`, `HEAD`) to
 //! the query service, everything else to the command service — with the request id and the
 //! client IP passed on (`X-Request-Id`, `X-Forwarded-For`; the services must list the gateway in
-//! `TRUSTED_PROXIES`).
+//! `TRUSTED_PROXIES`). Answers stream through as they come (Server-Sent Events included); a
+//! `text/event-stream` answer ends when the gateway starts to stop, so that its client
+//! reconnects (to another instance, or after the restart) instead of holding the shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use http_edge::ApiError;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use tokio_util::sync::CancellationToken;
 
 /// Where split mode sends requests.
 #[derive(Clone)]
@@ -23,6 +26,8 @@ pub struct Upstreams {
     queries: (Scheme, Authority),
     trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     client: Client<HttpConnector, Body>,
+    /// Cancelled when the gateway starts to stop: proxied event streams end then.
+    stopping: CancellationToken,
 }
 
 /// An upstream address is not an `http://host:port` URL.
@@ -52,8 +57,22 @@ impl Upstreams {
             queries: parse_upstream(queries)?,
             trusted_proxies: Arc::new(trusted_proxies),
             client: Client::builder(TokioExecutor::new()).build_http(),
+            stopping: CancellationToken::new(),
         })
     }
+
+    /// The signal that ends proxied event streams (cancel it when the gateway stops).
+    pub fn stopping(&self) -> CancellationToken {
+        self.stopping.clone()
+    }
+}
+
+/// Whether an answer is a Server-Sent Events stream.
+fn is_event_stream(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 const HOP_BY_HOP: [&str; 8] = [
@@ -116,7 +135,16 @@ pub async fn forward(State(upstreams): State<Upstreams>, request: Request) -> Re
             for name in HOP_BY_HOP {
                 parts.headers.remove(name);
             }
-            Response::from_parts(parts, Body::new(body))
+            let body = if is_event_stream(&parts.headers) {
+                let stopping = upstreams.stopping.clone().cancelled_owned();
+                Body::from_stream(futures::StreamExt::take_until(
+                    Body::new(body).into_data_stream(),
+                    stopping,
+                ))
+            } else {
+                Body::new(body)
+            };
+            Response::from_parts(parts, body)
         }
         Err(err) => {
             tracing::warn!(error = %err, "upstream unreachable");

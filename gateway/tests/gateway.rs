@@ -352,41 +352,8 @@ async fn split_mode_runs_gateway_services_and_projector_as_four_processes(
     options: PgConnectOptions,
 ) {
     let url = database_url(&options);
-    assert!(hs_admin(&url, &["migrate"]).status.success());
-    assert!(hs_admin(&url, &["seed-demo"]).status.success());
-    let trusted = ("TRUSTED_PROXIES", "127.0.0.1".to_owned());
-    let commands = spawn(
-        &sibling_binary("command-service"),
-        &[],
-        &url,
-        &[trusted.clone(), ("COMMAND_ADDR", "127.0.0.1:0".to_owned())],
-        Some("command service listening"),
-    )
-    .await;
-    let queries = spawn(
-        &sibling_binary("query-service"),
-        &[],
-        &url,
-        &[trusted.clone(), ("QUERY_PORT", "0".to_owned())],
-        Some("query service listening"),
-    )
-    .await;
-    let _projector = spawn(&sibling_binary("projector"), &["run"], &url, &[], None).await;
-    let gateway = spawn_gateway(
-        &url,
-        &[
-            (
-                "COMMAND_UPSTREAM",
-                format!("http://127.0.0.1:{}", commands.port),
-            ),
-            (
-                "QUERY_UPSTREAM",
-                format!("http://127.0.0.1:{}", queries.port),
-            ),
-        ],
-    )
-    .await;
-    let public = gateway.port;
+    let split = spawn_split(&url).await;
+    let public = split.gateway.port;
     let request_id = Client::new(public)
         .alice_writes_and_bob_reads(r#"{"recipient":"bob","content":"through four processes"}"#)
         .await

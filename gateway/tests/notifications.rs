@@ -408,40 +408,12 @@ async fn sigterm_ends_open_streams_at_once(_: PgPoolOptions, options: PgConnectO
 #[sqlx::test]
 async fn split_mode_proxies_the_stream_as_it_comes(_: PgPoolOptions, options: PgConnectOptions) {
     let url = database_url(&options);
-    assert!(hs_admin(&url, &["migrate"]).status.success());
-    assert!(hs_admin(&url, &["seed-demo"]).status.success());
-    let trusted = ("TRUSTED_PROXIES", "127.0.0.1".to_owned());
-    let commands = spawn(
-        &sibling_binary("command-service"),
-        &[],
-        &url,
-        &[trusted.clone(), ("COMMAND_ADDR", "127.0.0.1:0".to_owned())],
-        Some("command service listening"),
-    )
-    .await;
-    let queries = spawn(
-        &sibling_binary("query-service"),
-        &[],
-        &url,
-        &[trusted, ("QUERY_PORT", "0".to_owned())],
-        Some("query service listening"),
-    )
-    .await;
-    let _projector = spawn(&sibling_binary("projector"), &["run"], &url, &[], None).await;
-    let gateway = spawn_gateway(
-        &url,
-        &[
-            (
-                "COMMAND_UPSTREAM",
-                format!("http://127.0.0.1:{}", commands.port),
-            ),
-            (
-                "QUERY_UPSTREAM",
-                format!("http://127.0.0.1:{}", queries.port),
-            ),
-        ],
-    )
-    .await;
+    let Split {
+        commands: _commands,
+        queries: _queries,
+        projector: _projector,
+        mut gateway,
+    } = spawn_split(&url).await;
     let client = Client::new(gateway.port);
     let (alice, bob) = (client.login("alice").await, client.login("bob").await);
     let mut bob_stream = stream(gateway.port, &bob, None).await;
@@ -451,6 +423,19 @@ async fn split_mode_proxies_the_stream_as_it_comes(_: PgPoolOptions, options: Pg
         let event = bob_stream.expect().await;
         assert_eq!(event.json()["message_id"], id.as_str());
     }
+    // The gateway's SIGTERM ends the stream it proxies at once (its client reconnects).
+    let pid = gateway.child.id().expect("pid");
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success());
+    assert!(bob_stream.ended(Duration::from_secs(3)).await);
+    let status = tokio::time::timeout(Duration::from_secs(5), gateway.child.wait())
+        .await
+        .expect("the gateway exits without waiting for the proxied stream")
+        .expect("status");
+    assert!(status.success(), "{status:?}");
 }
 
 #[sqlx::test]

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::client::Session;
 use crate::data::{text, Population};
 use crate::error::BenchResult;
-use crate::measurement::{histogram, record};
+use crate::measurement::{histogram, quantile_ms, record};
 use crate::runner::{tick, StepTiming};
 use crate::scenarios::sends::{recipient_for, sender_of};
 
@@ -82,15 +82,7 @@ pub async fn measure_lag(
     plan: LagPlan,
     bar: &ProgressBar,
 ) -> BenchResult<Result<LagFigure, String>> {
-    let mut pairs = Vec::new();
-    for i in 0..plan.probes {
-        let (s, r) = Population::lag_pair(u32::try_from(i).unwrap_or(0));
-        let names = vec![s, r];
-        let sessions = crate::scenarios::login_all(port, names).await?;
-        if let [s, r] = sessions.as_slice() {
-            pairs.push((s.clone(), r.clone()));
-        }
-    }
+    let pairs = probe_pairs(port, plan.probes).await?;
     if let Some((_, recipient)) = pairs.first() {
         if let Err(reason) = recipient.get_ok("/api/messages/inbox?limit=5").await {
             return Ok(Err(reason));
@@ -127,13 +119,7 @@ pub async fn measure_lag(
             }
         }
     }
-    let ms = |q: f64| {
-        if lags.is_empty() {
-            0.0
-        } else {
-            lags.value_at_quantile(q) as f64 / 1000.0
-        }
-    };
+    let ms = |q: f64| quantile_ms(&lags, q);
     Ok(Ok(LagFigure {
         probes: lags.len(),
         timeouts,
@@ -146,6 +132,22 @@ pub async fn measure_lag(
         poll_interval_ms: POLL_INTERVAL.as_millis() as u64,
         first_error,
     }))
+}
+
+/// The probe pairs (`lag_s<i>` → `lag_r<i>`, used by nothing else), logged in.
+pub(crate) async fn probe_pairs(
+    port: u16,
+    probes: usize,
+) -> BenchResult<Vec<(Arc<Session>, Arc<Session>)>> {
+    let mut pairs = Vec::new();
+    for i in 0..probes {
+        let (s, r) = Population::lag_pair(u32::try_from(i).unwrap_or(0));
+        let sessions = crate::scenarios::login_all(port, vec![s, r]).await?;
+        if let [s, r] = sessions.as_slice() {
+            pairs.push((s.clone(), r.clone()));
+        }
+    }
+    Ok(pairs)
 }
 
 /// Clients (see [`LagPlan::clients`]) sending at `plan.send_rate` in total until `end`;

@@ -13,8 +13,8 @@ use crate::client::{EventStream, Session};
 use crate::data::Population;
 use crate::error::BenchResult;
 use crate::gateway::GatewayProcess;
-use crate::measurement::{histogram, record};
-use crate::scenarios::lag::{background_load, LagPlan, PROBE_TIMEOUT};
+use crate::measurement::{histogram, quantile_ms, record};
+use crate::scenarios::lag::{background_load, probe_pairs, LagPlan, PROBE_TIMEOUT};
 use crate::scenarios::login_all;
 
 /// Streams a user may hold at once (the contract's bound).
@@ -87,13 +87,7 @@ pub async fn measure_notifications(
         Ok(found) => found,
         Err(reason) => return Ok(Err(reason)),
     };
-    let ms = |q: f64| {
-        if lags.is_empty() {
-            0.0
-        } else {
-            lags.value_at_quantile(q) as f64 / 1000.0
-        }
-    };
+    let ms = |q: f64| quantile_ms(&lags, q);
     Ok(Ok(NotificationFigure {
         idle_streams: count as u64,
         rss_before_bytes: rss_before,
@@ -122,14 +116,10 @@ async fn measure_latency(
     bar: &ProgressBar,
 ) -> BenchResult<Result<Latency, String>> {
     let mut pairs = Vec::new();
-    for i in 0..plan.probes {
-        let (s, r) = Population::lag_pair(u32::try_from(i).unwrap_or(0));
-        let sessions = login_all(port, vec![s, r]).await?;
-        if let [s, r] = sessions.as_slice() {
-            match r.open_stream().await {
-                Ok(stream) => pairs.push((s.clone(), r.username.clone(), stream)),
-                Err(reason) => return Ok(Err(reason)),
-            }
+    for (sender, recipient) in probe_pairs(port, plan.probes).await? {
+        match recipient.open_stream().await {
+            Ok(stream) => pairs.push((sender, recipient.username.clone(), stream)),
+            Err(reason) => return Ok(Err(reason)),
         }
     }
     let end = Instant::now() + plan.duration;

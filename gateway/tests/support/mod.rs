@@ -145,6 +145,58 @@ pub async fn spawn_gateway(url: &str, env: &[(&str, String)]) -> Running {
     .await
 }
 
+/// Split mode on a migrated and seeded database: the two services, the projector and a gateway
+/// forwarding to them, as four processes.
+pub struct Split {
+    pub commands: Running,
+    pub queries: Running,
+    pub projector: Running,
+    pub gateway: Running,
+}
+
+pub async fn spawn_split(url: &str) -> Split {
+    assert!(hs_admin(url, &["migrate"]).status.success());
+    assert!(hs_admin(url, &["seed-demo"]).status.success());
+    let trusted = ("TRUSTED_PROXIES", "127.0.0.1".to_owned());
+    let commands = spawn(
+        &sibling_binary("command-service"),
+        &[],
+        url,
+        &[trusted.clone(), ("COMMAND_ADDR", "127.0.0.1:0".to_owned())],
+        Some("command service listening"),
+    )
+    .await;
+    let queries = spawn(
+        &sibling_binary("query-service"),
+        &[],
+        url,
+        &[trusted, ("QUERY_PORT", "0".to_owned())],
+        Some("query service listening"),
+    )
+    .await;
+    let projector = spawn(&sibling_binary("projector"), &["run"], url, &[], None).await;
+    let gateway = spawn_gateway(
+        url,
+        &[
+            (
+                "COMMAND_UPSTREAM",
+                format!("http://127.0.0.1:{}", commands.port),
+            ),
+            (
+                "QUERY_UPSTREAM",
+                format!("http://127.0.0.1:{}", queries.port),
+            ),
+        ],
+    )
+    .await;
+    Split {
+        commands,
+        queries,
+        projector,
+        gateway,
+    }
+}
+
 pub fn hs_admin(url: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_hs-admin"))
         .args(args)

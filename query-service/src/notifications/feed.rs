@@ -148,10 +148,6 @@ fn from_row(row: &Row) -> Result<Notification, FeedError> {
     })
 }
 
-fn from_rows(rows: &[Row]) -> Result<Vec<Notification>, FeedError> {
-    rows.iter().map(from_row).collect()
-}
-
 /// Every user's notifications in `(after, up_to]`, at most `limit`.
 pub async fn range(
     client: &Client,
@@ -159,20 +155,22 @@ pub async fn range(
     up_to: LogPosition,
     limit: i64,
 ) -> Result<Vec<Notification>, FeedError> {
-    let statement = client.prepare_cached(RANGE).await?;
-    let rows = client
-        .query(
-            &statement,
-            &[
-                &after.transaction_id.to_string(),
-                &after.global_position,
-                &up_to.transaction_id.to_string(),
-                &up_to.global_position,
-                &limit,
-            ],
-        )
-        .await?;
-    from_rows(&rows)
+    let (after_xid, up_to_xid) = (
+        after.transaction_id.to_string(),
+        up_to.transaction_id.to_string(),
+    );
+    read(
+        client,
+        RANGE,
+        &[
+            &after_xid,
+            &after.global_position,
+            &up_to_xid,
+            &up_to.global_position,
+            &limit,
+        ],
+    )
+    .await
 }
 
 /// `user`'s notifications in `(after, up_to]`, at most `limit`.
@@ -183,19 +181,31 @@ pub async fn backlog(
     up_to: LogPosition,
     limit: i64,
 ) -> Result<Vec<Notification>, FeedError> {
-    let statement = client.prepare_cached(BACKLOG).await?;
-    let rows = client
-        .query(
-            &statement,
-            &[
-                &user,
-                &after.transaction_id.to_string(),
-                &after.global_position,
-                &up_to.transaction_id.to_string(),
-                &up_to.global_position,
-                &limit,
-            ],
-        )
-        .await?;
-    from_rows(&rows)
+    let (after_xid, up_to_xid) = (
+        after.transaction_id.to_string(),
+        up_to.transaction_id.to_string(),
+    );
+    read(
+        client,
+        BACKLOG,
+        &[
+            &user,
+            &after_xid,
+            &after.global_position,
+            &up_to_xid,
+            &up_to.global_position,
+            &limit,
+        ],
+    )
+    .await
+}
+
+async fn read(
+    client: &Client,
+    statement: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Notification>, FeedError> {
+    let statement = client.prepare_cached(statement).await?;
+    let rows = client.query(&statement, params).await?;
+    rows.iter().map(from_row).collect()
 }
