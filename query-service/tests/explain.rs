@@ -189,9 +189,19 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         // The notification feed: written with the mailbox, pruned as it ages, read by the
         // fan-out after each batch and by a resumed stream.
         (
-            "notifications: feed and totals",
-            notifications::FEED_AND_TOTALS,
-            vec!["ARRAY['u1', 'p7']"],
+            "notifications: the batch's rows",
+            notifications::INSERT,
+            vec![
+                "ARRAY['u1', 'p7']",
+                "ARRAY['200000', '200000']",
+                "ARRAY[1, 2]::bigint[]",
+                "ARRAY['message', 'read']",
+                "ARRAY[gen_random_uuid(), gen_random_uuid()]",
+                "ARRAY['u2', 'u3']",
+                "ARRAY[now(), now()]",
+                "ARRAY[1, NULL]::int[]",
+                "ARRAY[now(), now()]",
+            ],
         ),
         ("notifications: prune", notifications::PRUNE, vec!["10000"]),
         (

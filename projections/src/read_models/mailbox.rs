@@ -7,7 +7,7 @@
 //! number of its unread rows. `unread_counters` holds the unread rows per owner (a row exists
 //! for everyone who has ever received a message).
 //!
-//! A batch is applied in five statements whatever its size:
+//! A batch is applied in a few statements whatever its size:
 //!
 //! 1. the rows its non-send events touch and that exist already are read (one probe per key);
 //! 2. every event is folded in memory, in commit order, into the final state of each row;
@@ -15,7 +15,9 @@
 //! 4. each conversation gets its net unread change and, if a row became visible, the newest
 //!    such row as a candidate last message; a conversation whose last message became invisible
 //!    takes the newest visible row that remains (an index probe), or goes when none remains;
-//! 5. each owner's counter gets its net change.
+//! 5. each owner's counter gets its net change;
+//! 6. before that, the notification feed gets the batch's rows (one insert; see
+//!    [`super::notifications`]).
 //!
 //! The net change of a row is final state minus state before the batch, so the result does not
 //! depend on where batches begin and end.

@@ -19,7 +19,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use events::{LogPosition, MessageEvent};
-use read_side::parse_xid;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -34,26 +33,23 @@ pub(crate) struct Effect {
     pub first_read: Option<DateTime<Utc>>,
 }
 
-/// Where the feed starts, the oldest append time it keeps, and the unread totals of `$1`
-/// (owners) before the batch: one round trip. No row when the feed is not set up.
-pub const FEED_AND_TOTALS: &str = "SELECT f.starts_after_transaction_id::text,
-        f.starts_after_position, now() - f.retention,
-        coalesce(t.owners, '{}'), coalesce(t.counts, '{}')
-    FROM notification_feed f
-    LEFT JOIN LATERAL (
-        SELECT array_agg(u.owner) AS owners, array_agg(u.unread) AS counts
-        FROM unread_counters u WHERE u.owner = ANY($1)
-    ) t ON true";
-
-/// The batch's notifications, in one statement.
+/// The batch's notifications, in one statement, before the unread counters move: each total is
+/// the recipient's counter before the batch plus their running change within it (`$8`; NULL
+/// for `read`), and only events after the feed's start and within its retention get a row.
 pub const INSERT: &str = "INSERT INTO notifications (recipient, transaction_id,
         global_position, kind, message_id, counterpart, at, total_unread, occurred_at)
-    SELECT recipient, xid::xid8, position, kind, message_id, counterpart, at, total_unread,
-           occurred_at
+    SELECT n.recipient, n.xid::xid8, n.position, n.kind, n.message_id, n.counterpart, n.at,
+           n.running + coalesce((SELECT u.unread FROM unread_counters u
+                                 WHERE u.owner = n.recipient), 0),
+           n.occurred_at
     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::uuid[], $6::text[],
                 $7::timestamptz[], $8::int[], $9::timestamptz[])
-        AS n (recipient, xid, position, kind, message_id, counterpart, at, total_unread,
-              occurred_at)";
+        AS n (recipient, xid, position, kind, message_id, counterpart, at, running,
+              occurred_at),
+         notification_feed f
+    WHERE (n.xid::xid8, n.position)
+              > (f.starts_after_transaction_id, f.starts_after_position)
+      AND n.occurred_at >= now() - f.retention";
 
 /// Deletes, among the `$1` oldest rows by position, those older than the feed's retention: a
 /// walk of the position index that reads no more than `$1` rows however large the feed. Append
@@ -76,27 +72,26 @@ struct Row<'a> {
     message_id: Uuid,
     counterpart: &'a str,
     at: Option<DateTime<Utc>>,
-    total_unread: Option<i32>,
+    /// The recipient's unread change from the start of the batch to this event (`message` and
+    /// `unread`); the statement adds their counter before the batch.
+    running: Option<i32>,
     occurred_at: DateTime<Utc>,
 }
 
-/// The rows `events` and their `effects` (same order) call for, before the feed's bounds.
-fn rows<'a>(
-    events: &'a [Decoded<'_>],
-    effects: &[Effect],
-    mut totals: HashMap<&'a str, i32>,
-) -> Vec<Row<'a>> {
+/// The rows `events` and their `effects` (same order) call for.
+fn rows<'a>(events: &'a [Decoded<'_>], effects: &[Effect]) -> Vec<Row<'a>> {
+    let mut running: HashMap<&str, i32> = HashMap::new();
     let mut rows = Vec::new();
     for (decoded, effect) in events.iter().zip(effects) {
         let (sender, recipient) = decoded.event.participants();
-        let base = |recipient, kind, counterpart, at, total_unread| Row {
+        let base = |recipient, kind, counterpart, at, running| Row {
             recipient,
             position: decoded.stored.position,
             kind,
             message_id: decoded.event.message_id(),
             counterpart,
             at,
-            total_unread,
+            running,
             occurred_at: decoded.stored.recorded_at,
         };
         if let Some(read_at) = effect.first_read {
@@ -105,14 +100,14 @@ fn rows<'a>(
         if effect.unread_change == 0 {
             continue;
         }
-        let total = totals.entry(recipient).or_insert(0);
-        *total += effect.unread_change;
-        let total = Some(*total);
+        let change = running.entry(recipient).or_insert(0);
+        *change += effect.unread_change;
+        let change = Some(*change);
         rows.push(match &decoded.event {
             MessageEvent::MessageSent { sent_at, .. } => {
-                base(recipient, "message", sender, Some(*sent_at), total)
+                base(recipient, "message", sender, Some(*sent_at), change)
             }
-            _ => base(recipient, "unread", "", None, total),
+            _ => base(recipient, "unread", "", None, change),
         });
     }
     rows
@@ -124,39 +119,7 @@ pub(crate) async fn write(
     events: &[Decoded<'_>],
     effects: &[Effect],
 ) -> Result<(), sqlx::Error> {
-    let mut owners: Vec<&str> = events
-        .iter()
-        .zip(effects)
-        .filter(|(_, effect)| effect.unread_change != 0)
-        .map(|(decoded, _)| decoded.event.participants().1)
-        .collect();
-    if owners.is_empty() && effects.iter().all(|e| e.first_read.is_none()) {
-        return Ok(());
-    }
-    owners.sort_unstable();
-    owners.dedup();
-    type Feed = (String, i64, DateTime<Utc>, Vec<String>, Vec<i32>);
-    let feed: Option<Feed> = sqlx::query_as(FEED_AND_TOTALS)
-        .bind(&owners)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some((start_xid, start_position, since, counted, counts)) = feed else {
-        return Ok(());
-    };
-    let start = LogPosition {
-        transaction_id: parse_xid(&start_xid).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        global_position: start_position,
-    };
-    let counted: HashMap<&str, i32> = counted.iter().map(String::as_str).zip(counts).collect();
-    // An owner without a counter row has never received a message: a total of 0.
-    let totals: HashMap<&str, i32> = owners
-        .iter()
-        .map(|owner| (*owner, counted.get(owner).copied().unwrap_or(0)))
-        .collect();
-    let rows: Vec<Row> = rows(events, effects, totals)
-        .into_iter()
-        .filter(|row| row.position > start && row.occurred_at >= since)
-        .collect();
+    let rows = rows(events, effects);
     if rows.is_empty() {
         return Ok(());
     }
@@ -180,7 +143,7 @@ pub(crate) async fn write(
                 .collect::<Vec<_>>(),
         )
         .bind(rows.iter().map(|r| r.at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.total_unread).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.running).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
         .execute(&mut *conn)
         .await?;
