@@ -155,22 +155,7 @@ pub async fn range(
     up_to: LogPosition,
     limit: i64,
 ) -> Result<Vec<Notification>, FeedError> {
-    let (after_xid, up_to_xid) = (
-        after.transaction_id.to_string(),
-        up_to.transaction_id.to_string(),
-    );
-    read(
-        client,
-        RANGE,
-        &[
-            &after_xid,
-            &after.global_position,
-            &up_to_xid,
-            &up_to.global_position,
-            &limit,
-        ],
-    )
-    .await
+    read(client, RANGE, None, after, up_to, limit).await
 }
 
 /// `user`'s notifications in `(after, up_to]`, at most `limit`.
@@ -181,31 +166,35 @@ pub async fn backlog(
     up_to: LogPosition,
     limit: i64,
 ) -> Result<Vec<Notification>, FeedError> {
+    read(client, BACKLOG, Some(user), after, up_to, limit).await
+}
+
+/// Runs `statement` with its parameters: the user (when it takes one), then the two bounds
+/// and the limit.
+async fn read(
+    client: &Client,
+    statement: &str,
+    user: Option<&str>,
+    after: LogPosition,
+    up_to: LogPosition,
+    limit: i64,
+) -> Result<Vec<Notification>, FeedError> {
     let (after_xid, up_to_xid) = (
         after.transaction_id.to_string(),
         up_to.transaction_id.to_string(),
     );
-    read(
-        client,
-        BACKLOG,
-        &[
-            &user,
-            &after_xid,
-            &after.global_position,
-            &up_to_xid,
-            &up_to.global_position,
-            &limit,
-        ],
-    )
-    .await
-}
-
-async fn read(
-    client: &Client,
-    statement: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<Vec<Notification>, FeedError> {
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::with_capacity(6);
+    if let Some(user) = &user {
+        params.push(user);
+    }
+    params.extend_from_slice(&[
+        &after_xid,
+        &after.global_position,
+        &up_to_xid,
+        &up_to.global_position,
+        &limit,
+    ]);
     let statement = client.prepare_cached(statement).await?;
-    let rows = client.query(&statement, params).await?;
+    let rows = client.query(&statement, &params).await?;
     rows.iter().map(from_row).collect()
 }
