@@ -235,11 +235,6 @@ impl NotificationHub {
         }
     }
 
-    /// Open streams in this process.
-    pub fn open_streams(&self) -> usize {
-        self.lock().open
-    }
-
     /// Follows the mailbox checkpoint until shutdown, handing out what each step added.
     async fn dispatch(self, mut progress: watch::Receiver<Checkpoints>, reads: Pool) {
         let stop = self.inner.shutdown.clone();
