@@ -104,14 +104,16 @@ impl Fold {
         let unread_before = self.row(recipient, id).map_or(0, RowState::unread);
         let read_before = self.row(sender, id).and_then(|row| row.read_at);
         self.fold(event);
-        let sender_row = self.row(sender, id);
-        let first_read = match (read_before, sender_row) {
-            (None, Some(row)) if !row.deleted => row.read_at,
+        let first_read = match event {
+            MessageEvent::MessageRead { .. } if read_before.is_none() => self
+                .row(sender, id)
+                .filter(|row| !row.deleted)
+                .and_then(|row| row.read_at),
             _ => None,
         };
         Effect {
             unread_change: self.row(recipient, id).map_or(0, RowState::unread) - unread_before,
-            first_read: first_read.filter(|_| matches!(event, MessageEvent::MessageRead { .. })),
+            first_read,
         }
     }
 

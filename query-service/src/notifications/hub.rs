@@ -154,13 +154,8 @@ impl NotificationHub {
     }
 
     /// Whether the hub has been shut down.
-    pub fn is_shut_down(&self) -> bool {
+    fn is_shut_down(&self) -> bool {
         self.inner.shutdown.is_cancelled()
-    }
-
-    /// The stop signal of the streams.
-    pub fn stopping(&self) -> CancellationToken {
-        self.inner.shutdown.clone()
     }
 
     /// Waits (at most `wait`) until the mailbox checkpoint is known, so that a stream has a

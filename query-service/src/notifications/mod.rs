@@ -211,10 +211,10 @@ impl Streaming {
                 }
                 continue;
             }
-            let stopping = self.state.notifications().stopping();
+            // The hub's shutdown reaches every stream through `closed` (a stream cannot
+            // subscribe once it has begun).
             tokio::select! {
                 biased;
-                _ = stopping.cancelled() => return Some(self.closing(CloseReason::Shutdown)),
                 reason = &mut self.subscription.closed => match reason {
                     Ok(reason) => return Some(self.closing(reason)),
                     // Dropped by the hub for falling behind: end; the client resumes.
