@@ -52,9 +52,28 @@ pub fn base_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// What one login attempt got.
+#[derive(Debug)]
+pub enum LoginAttempt {
+    In(Session),
+    /// 503 `unavailable`: the password checks are busy; try again after this long.
+    Busy(Duration),
+}
+
 impl Session {
-    /// Logs in through `POST /api/auth/login`.
+    /// Logs in through `POST /api/auth/login`; anything but a 200 is an error.
     pub async fn login(port: u16, username: &str, password: &str) -> BenchResult<Self> {
+        match Self::try_login(port, username, password).await? {
+            LoginAttempt::In(session) => Ok(session),
+            LoginAttempt::Busy(_) => Err(BenchError::Gateway(format!(
+                "login of {username} answered 503: password checks busy"
+            ))),
+        }
+    }
+
+    /// One `POST /api/auth/login`: in, or busy (503 with `Retry-After`); anything else is an
+    /// error.
+    pub async fn try_login(port: u16, username: &str, password: &str) -> BenchResult<LoginAttempt> {
         let client = http_client()?;
         let base = base_url(port);
         let answer = client
@@ -63,6 +82,15 @@ impl Session {
             .send()
             .await?;
         let status = answer.status();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            let seconds = answer
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(1);
+            return Ok(LoginAttempt::Busy(Duration::from_secs(seconds)));
+        }
         if status != StatusCode::OK {
             let body = answer.text().await.unwrap_or_default();
             return Err(BenchError::Gateway(format!(
@@ -71,12 +99,12 @@ impl Session {
             )));
         }
         let login: LoginAnswer = answer.json().await?;
-        Ok(Self {
+        Ok(LoginAttempt::In(Self {
             username: username.to_owned(),
             base,
             client,
             csrf: login.csrf_token,
-        })
+        }))
     }
 
     /// `POST /api/messages/send`; `Err` describes anything but a 201.

@@ -14,6 +14,7 @@
 pub mod client;
 pub mod data;
 pub mod database;
+pub mod drivers;
 mod error;
 pub mod gateway;
 pub mod machine;

@@ -123,6 +123,12 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    if let Some(f) = &report.login_flood.value {
+        let _ = writeln!(out, "- {}; raw: n/a", f.line());
+    }
+    for d in &report.drivers {
+        let _ = writeln!(out, "- drivers (the read statements alone): {}", d.line());
+    }
     if let Some(bytes) = report.gateway_peak_rss_bytes.value {
         let _ = writeln!(
             out,

@@ -22,6 +22,8 @@ pub struct BenchOptions {
     pub send_clients: Vec<usize>,
     /// Concurrent clients of the inbox, sent, conversation and search steps.
     pub query_clients: Vec<usize>,
+    /// Concurrent clients of the driver comparison (each read through tokio-postgres and sqlx).
+    pub driver_clients: usize,
     /// Unrecorded time at the start of each step.
     pub warmup: Duration,
     /// Recorded time of each step.
@@ -35,6 +37,8 @@ pub struct BenchOptions {
     pub lag_high_send_rate: f64,
     /// Concurrent lag probes (each a dedicated sender/recipient pair).
     pub lag_probes: usize,
+    /// Logins sent at once (different users) for the memory figure of a login flood.
+    pub login_flood: usize,
     /// Idle notification streams held open at once for the memory figure.
     pub idle_streams: usize,
     /// Longest wait for the server's snapshot horizon to pass the loaded log (see
@@ -66,12 +70,14 @@ impl BenchOptions {
             seed: 7,
             send_clients: vec![1, 4, 16, 64],
             query_clients: vec![1, 16, 64],
+            driver_clients: 16,
             warmup: Duration::from_secs(1),
             step: Duration::from_secs(5),
             lag_duration: Duration::from_secs(20),
             lag_send_rate: 50.0,
             lag_high_send_rate: 500.0,
             lag_probes: 4,
+            login_flood: 500,
             idle_streams: 1_000,
             horizon_wait: Duration::from_secs(60),
             bin_dir,
@@ -91,12 +97,14 @@ impl BenchOptions {
             messages: 300,
             send_clients: vec![1, 2],
             query_clients: vec![1, 2],
+            driver_clients: 2,
             warmup: Duration::from_millis(100),
             step: Duration::from_millis(700),
             lag_duration: Duration::from_secs(2),
             lag_send_rate: 10.0,
             lag_high_send_rate: 40.0,
             lag_probes: 1,
+            login_flood: 10,
             idle_streams: 20,
             horizon_wait: Duration::from_secs(15),
             progress: false,

@@ -4,6 +4,7 @@
 
 use crate::data::Population;
 use crate::database::BenchDatabase;
+use crate::drivers::{measure_drivers, DriverComparison};
 use crate::error::BenchResult;
 use crate::measurement::Measurement;
 use crate::options::BenchOptions;
@@ -23,6 +24,8 @@ pub struct RawFigures {
     pub appends: Vec<(usize, Outcome<Measurement>)>,
     pub reads: Vec<(QueryKind, usize, Outcome<Measurement>)>,
     pub replay: Outcome<ReplayFigure>,
+    /// The read statements through tokio-postgres and through sqlx (see [`crate::drivers`]).
+    pub drivers: Vec<DriverComparison>,
 }
 
 impl RawFigures {
@@ -68,6 +71,7 @@ pub async fn measure_raw(
             appends: Vec::new(),
             reads: Vec::new(),
             replay,
+            drivers: Vec::new(),
         });
     };
     let spinner = progress.spinner("raw: preparing tables");
@@ -108,10 +112,18 @@ pub async fn measure_raw(
             reads.push((kind, clients, Outcome::from_result(m)));
         }
     }
+    let clients = options.driver_clients;
+    let drivers = if clients > probes.len() {
+        notes.push("drivers: fewer probes than clients, not measured".into());
+        Vec::new()
+    } else {
+        measure_drivers(&db.url, probes, clients, timing, progress).await?
+    };
     Ok(RawFigures {
         appends,
         reads,
         replay,
+        drivers,
     })
 }
 

@@ -3,10 +3,12 @@
 
 use serde::Serialize;
 
+use crate::drivers::DriverComparison;
 use crate::measurement::Measurement;
 use crate::replay::ReplayFigure;
 use crate::scenarios::lag::LagRun;
 use crate::scenarios::notifications::NotificationFigure;
+use crate::scenarios::LoginFlood;
 
 /// A figure that was measured, or why it could not be.
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +145,10 @@ pub struct Report {
     pub projection_lag: Vec<LagRun>,
     /// Memory per idle notification stream, and send 201 → `message` event at the recipient.
     pub notifications: Outcome<NotificationFigure>,
+    /// Logins of many users at once: how the password queue answered and the memory after.
+    pub login_flood: Outcome<LoginFlood>,
+    /// The read statements through the query service's driver and through sqlx.
+    pub drivers: Vec<DriverComparison>,
     /// VmHWM of the gateway process at the end of the run.
     pub gateway_peak_rss_bytes: Outcome<u64>,
     /// VmRSS of the gateway after each phase (where the memory went).

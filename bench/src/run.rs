@@ -234,6 +234,8 @@ fn assemble(
         queries,
         projection_lag: service.lag,
         notifications: service.notifications,
+        login_flood: service.login_flood,
+        drivers: raw.drivers.clone(),
         gateway_peak_rss_bytes: service.peak_rss,
         gateway_rss_bytes: service.rss,
         notes,

@@ -19,7 +19,7 @@ use crate::runner::StepTiming;
 use crate::scenarios::lag::{measure_lag, LagPlan, LagRun};
 use crate::scenarios::notifications::{measure_notifications, NotificationFigure};
 use crate::scenarios::queries::{check_available, measure_query, Probe, QueryKind};
-use crate::scenarios::{login_all, sends};
+use crate::scenarios::{login_all, login_flood, sends, LoginFlood};
 
 /// The service's figures of one run, before the raw side.
 pub struct ServiceFigures {
@@ -27,6 +27,7 @@ pub struct ServiceFigures {
     pub queries: Vec<(QueryKind, usize, Result<Measurement, String>)>,
     pub lag: Vec<LagRun>,
     pub notifications: Outcome<NotificationFigure>,
+    pub login_flood: Outcome<LoginFlood>,
     pub peak_rss: Outcome<u64>,
     pub rss: Vec<(String, u64)>,
 }
@@ -62,6 +63,7 @@ pub async fn measure_service(
         queries: steps.queries,
         lag: steps.lag,
         notifications: steps.notifications,
+        login_flood: steps.login_flood,
         rss: steps.rss,
         peak_rss: match peak {
             Some(bytes) => Outcome::measured(bytes),
@@ -75,6 +77,7 @@ struct Steps {
     queries: Vec<(QueryKind, usize, Result<Measurement, String>)>,
     lag: Vec<LagRun>,
     notifications: Outcome<NotificationFigure>,
+    login_flood: Outcome<LoginFlood>,
     /// The gateway's resident memory after each phase.
     rss: Vec<(String, u64)>,
 }
@@ -121,6 +124,30 @@ async fn service_steps(
     .await?;
     spinner.finish_and_clear();
     sample("clients logged in");
+    let flood_users: Vec<String> = (0..population.people())
+        .take(options.login_flood)
+        .map(|u| population.username(u))
+        .collect();
+    let spinner = progress.spinner(&format!("{} logins at once", flood_users.len()));
+    let rss_before = gateway.rss_bytes();
+    let flood = login_flood(gateway.port, flood_users).await;
+    spinner.finish_and_clear();
+    let login_flood = match (flood, rss_before, gateway.rss_bytes()) {
+        (Ok((logins, busy_answers, seconds)), Some(before), Some(after)) => {
+            let flood = LoginFlood {
+                logins,
+                busy_answers,
+                seconds,
+                rss_before_bytes: before,
+                rss_after_bytes: after,
+            };
+            eprintln!("bench: {}", flood.line());
+            Outcome::measured(flood)
+        }
+        (Err(e), _, _) => Outcome::unavailable(e.to_string()),
+        _ => Outcome::unavailable("/proc/PID/status not readable"),
+    };
+    sample("after the login flood");
     let mut send_figures = Vec::new();
     for &clients in &options.send_clients {
         let bar = progress.timed(&format!("send x{clients}"));
@@ -195,6 +222,7 @@ async fn service_steps(
         queries: query_figures,
         lag,
         notifications,
+        login_flood,
         rss,
     })
 }

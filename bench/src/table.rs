@@ -231,6 +231,21 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    match (&report.login_flood.value, &report.login_flood.unavailable) {
+        (Some(f), _) => {
+            let _ = writeln!(out, "logins   {}", f.line());
+        }
+        (None, why) => {
+            let _ = writeln!(
+                out,
+                "logins   not measured: {}",
+                why.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    for d in &report.drivers {
+        let _ = writeln!(out, "drivers  {}", d.line());
+    }
     match &report.gateway_peak_rss_bytes.value {
         Some(bytes) => {
             let _ = writeln!(

@@ -119,6 +119,22 @@ fn check_query_side(report: &Report) -> anyhow::Result<()> {
         Some(n) if n.idle_streams > 0 && n.probes > 0 && n.timeouts == 0 => {}
         _ => bail!("notifications: {:?}", report.notifications),
     }
+    match &report.login_flood.value {
+        Some(f) if f.logins > 0 && f.rss_after_bytes > 0 => {}
+        _ => bail!("login flood: {:?}", report.login_flood),
+    }
+    if report.drivers.len() != 4 {
+        bail!(
+            "four reads through both drivers expected: {:?}",
+            report.drivers
+        );
+    }
+    for d in &report.drivers {
+        match (&d.tokio_postgres.value, &d.sqlx.value) {
+            (Some(t), Some(s)) if t.requests > 0 && s.requests > 0 && t.errors + s.errors == 0 => {}
+            _ => bail!("drivers, {}: {:?}", d.figure, d),
+        }
+    }
     Ok(())
 }
 
