@@ -43,21 +43,27 @@ LIMIT $5";
 
 /// Visible messages of `$1` matching every word of `$2` as a prefix (stemmed by the `english`
 /// configuration; the query is built from the lexemes, never by parsing user text), best rank
-/// then newest first, after (`$3` rank, `$4` time, `$5` id); `$6` rows. Snippets are made for
-/// the page only, with the highlights marked by control characters 1 and 2 (removed from the
-/// text first) for the handler to turn into `<mark>` after HTML-escaping.
+/// then newest first, after (`$3` rank, `$4` time, `$5` id); `$6` rows. The match runs on the
+/// index of owner-prefixed lexemes (`mailbox_owned_terms`, migration 20261202400001), whose
+/// terms `'<owner>/<lexeme>':*` reach only the caller's rows (a username has no `/`), so no
+/// `owner = $1` is needed; the ranking and the snippets use the row's own `search`. Snippets
+/// are made for the page only, with the highlights marked by control characters 1 and 2
+/// (removed from the text first) for the handler to turn into `<mark>` after HTML-escaping.
 pub const SEARCH: &str = r"
-WITH q AS (
-    SELECT string_agg(
-               '''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || ''':*', ' & '
-           )::tsquery AS query
+WITH words AS (
+    SELECT replace(replace(lexeme, '\', '\\'), '''', '''''') AS word
     FROM unnest(to_tsvector('english', $2::text))
+),
+q AS (
+    SELECT string_agg('''' || word || ''':*', ' & ')::tsquery AS query,
+           string_agg('''' || $1::text || '/' || word || ''':*', ' & ')::tsquery AS owned
+    FROM words
 ),
 page AS (
     SELECT m.message_id, m.direction, m.counterpart, m.subject, m.content, m.sent_at,
            ts_rank(m.search, q.query) AS rank
-    FROM q JOIN mailbox m ON m.search @@ q.query
-    WHERE m.owner = $1 AND NOT m.deleted
+    FROM q JOIN mailbox m ON mailbox_owned_terms(m.owner, m.search) @@ q.owned
+    WHERE NOT m.deleted
       AND (ts_rank(m.search, q.query), m.sent_at, m.message_id) < ($3::real, $4, $5)
     ORDER BY rank DESC, m.sent_at DESC, m.message_id DESC
     LIMIT $6

@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use events::Role;
 use projector::world::mixed_workload;
 use projector::{catch_up_all, World};
 use serde_json::Value;
@@ -67,6 +68,53 @@ async fn search_matches_every_word_by_prefix_and_stem_best_match_first(pool: PgP
     assert!(snippet.contains("<mark>meeting</mark>"), "{snippet}");
     assert!(snippet.contains("&amp;"), "{snippet}");
     assert!(!snippet.contains("<b>"), "{snippet}");
+    Ok(())
+}
+
+/// The index holds `<owner>/<lexeme>` terms and the statement has no `owner = $1`: the
+/// match alone must keep a search inside the caller's rows, also for names that are prefixes
+/// of one another and for words that look like such a term.
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn search_reaches_only_the_callers_rows_even_when_names_share_a_prefix(
+    pool: PgPool,
+) -> Result<()> {
+    let world = World::new(pool.clone()).await?;
+    world.user("ann", Role::Patient).await?;
+    world.user("anna", Role::Patient).await?;
+    let annas = world
+        .send(
+            "bob",
+            "anna",
+            Some("Budget"),
+            "ann/budget and anna/budget plans",
+        )
+        .await?;
+    let anns = world
+        .send("ann", "bob", Some("Hello"), "Nothing else")
+        .await?;
+    catch_up_all(&pool).await?;
+    let app = router(&pool, None, WAIT)?;
+    let search = |q: &str| format!("/api/messages/search?q={}", encode(q));
+
+    let ann = login(&pool, "ann").await?;
+    for q in ["budget", "budg", "anna", "ann", "plans"] {
+        let body = ok(&app, &search(q), &ann).await?;
+        assert_eq!(body["results"], Value::Array(vec![]), "ann, {q}: {body}");
+    }
+    let body = ok(&app, &search("hello"), &ann).await?;
+    assert_eq!(strings(&body["results"], "message_id"), [anns.to_string()]);
+
+    let anna = login(&pool, "anna").await?;
+    for q in ["budget", "budg", "plans", "ann"] {
+        let body = ok(&app, &search(q), &anna).await?;
+        assert_eq!(
+            strings(&body["results"], "message_id"),
+            [annas.to_string()],
+            "anna, {q}: {body}"
+        );
+    }
+    let body = ok(&app, &search("hello"), &anna).await?;
+    assert_eq!(body["results"], Value::Array(vec![]), "{body}");
     Ok(())
 }
 
