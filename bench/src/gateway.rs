@@ -22,6 +22,7 @@ pub struct GatewayConfig {
     pub log_file: PathBuf,
     pub rust_log: String,
     pub db_pool_max: Option<u32>,
+    pub extra_env: Vec<(String, String)>,
 }
 
 /// A running gateway.
@@ -69,6 +70,7 @@ impl GatewayProcess {
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true);
+        command.envs(config.extra_env.iter().cloned());
         if let Some(max) = config.db_pool_max {
             command.env("DB_POOL_MAX", max.to_string());
         }

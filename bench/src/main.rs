@@ -49,6 +49,11 @@ struct Cli {
     /// `DB_POOL_MAX` of the gateway (default: the gateway's own default).
     #[arg(long)]
     db_pool_max: Option<u32>,
+    /// An extra environment variable of the gateway, `KEY=VALUE` (repeatable): e.g.
+    /// `MALLOC_ARENA_MAX=2` or `LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2` to
+    /// measure another allocator. Recorded in the report.
+    #[arg(long, value_parser = key_value)]
+    gateway_env: Vec<(String, String)>,
     /// Seed of the generated history.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -58,6 +63,13 @@ struct Cli {
     /// No progress bars.
     #[arg(long)]
     no_progress: bool,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
 }
 
 fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
@@ -86,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
     options.query_clients = cli.query_clients;
     options.pgbench = cli.pgbench;
     options.db_pool_max = cli.db_pool_max;
+    options.gateway_env = cli.gateway_env;
     options.seed = cli.seed;
     options.keep_database = cli.keep_database;
     options.progress = !cli.no_progress;

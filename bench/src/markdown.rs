@@ -48,6 +48,13 @@ pub fn render(report: &Report) -> String {
         report.machine.cpus,
         report.machine.load_average_at_start
     );
+    if !report.machine.gateway_env.is_empty() {
+        let _ = writeln!(
+            out,
+            "Gateway environment: `{}`.\n",
+            report.machine.gateway_env.join(" ")
+        );
+    }
     out.push_str(
         "| figure | clients | req/s | p50 ms | p95 ms | p99 ms | raw tx/s | raw p50 ms \
          | raw p99 ms | throughput vs raw | p50 / p99 vs raw |\n",

@@ -58,6 +58,8 @@ pub struct BenchOptions {
     pub service_log: String,
     /// `DB_POOL_MAX` of the gateway (`None`: the product default).
     pub db_pool_max: Option<u32>,
+    /// Extra environment variables of the gateway (e.g. another allocator).
+    pub gateway_env: Vec<(String, String)>,
 }
 
 impl BenchOptions {
@@ -87,6 +89,7 @@ impl BenchOptions {
             progress: true,
             service_log: "info,sqlx=warn".into(),
             db_pool_max: None,
+            gateway_env: Vec::new(),
         }
     }
 

@@ -119,6 +119,8 @@ pub struct Machine {
     /// `fsync`, `synchronous_commit`, `shared_buffers`, `max_connections` of the server.
     pub postgres_settings: Vec<(String, String)>,
     pub gateway_pool_max: String,
+    /// Extra environment of the gateway (`--gateway-env`), e.g. another allocator.
+    pub gateway_env: Vec<String>,
     /// `/proc/loadavg` (1, 5, 15 min) when the run started and when it ended: other work on
     /// the machine makes every figure lower.
     pub load_average_at_start: String,

@@ -170,6 +170,11 @@ async fn machine(db: &BenchDatabase, options: &BenchOptions) -> BenchResult<Mach
         gateway_pool_max: options
             .db_pool_max
             .map_or("default".into(), |n| n.to_string()),
+        gateway_env: options
+            .gateway_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
         load_average_at_start: String::new(),
         cpu_busy_percent_at_start: None,
         load_average_at_end: crate::machine::load_average(),

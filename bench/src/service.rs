@@ -45,6 +45,7 @@ pub async fn measure_service(
         log_file: options.out_dir.join("gateway.log"),
         rust_log: options.service_log.clone(),
         db_pool_max: options.db_pool_max,
+        extra_env: options.gateway_env.clone(),
     };
     let gateway = GatewayProcess::start(&config).await?;
     eprintln!(

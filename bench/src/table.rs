@@ -113,6 +113,9 @@ pub fn render(report: &Report) -> String {
         m.load_average_at_end,
         settings.join(" ")
     );
+    if !m.gateway_env.is_empty() {
+        let _ = writeln!(out, "gateway environment: {}", m.gateway_env.join(" "));
+    }
     let _ = writeln!(
         out,
         "\n{:<13}{:>4} {:>9} {:>8} {:>8} {:>8} {:>5} |{:>9} {:>8} {:>8} |{:>8} {:>8} {:>8}",
