@@ -133,6 +133,13 @@ pub fn render(report: &Report) -> String {
     if let Some(f) = &report.login_flood.value {
         let _ = writeln!(out, "- {}; raw: n/a", f.line());
     }
+    if let Some(m) = &report.http_floor.value {
+        let _ = writeln!(
+            out,
+            "- HTTP floor (no session, no database): {}",
+            crate::service::summary("GET /healthz", m)
+        );
+    }
     for d in &report.drivers {
         let _ = writeln!(out, "- drivers (the read statements alone): {}", d.line());
     }

@@ -149,6 +149,8 @@ pub struct Report {
     pub notifications: Outcome<NotificationFigure>,
     /// Logins of many users at once: how the password queue answered and the memory after.
     pub login_flood: Outcome<LoginFlood>,
+    /// `GET /healthz` (no session, no database) at the drivers' concurrency: HTTP alone.
+    pub http_floor: Outcome<Measurement>,
     /// The read statements through the query service's driver and through sqlx.
     pub drivers: Vec<DriverComparison>,
     /// VmHWM of the gateway process at the end of the run.

@@ -240,6 +240,7 @@ fn assemble(
         projection_lag: service.lag,
         notifications: service.notifications,
         login_flood: service.login_flood,
+        http_floor: service.http_floor,
         drivers: raw.drivers.clone(),
         gateway_peak_rss_bytes: service.peak_rss,
         gateway_rss_bytes: service.rss,

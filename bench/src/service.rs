@@ -18,7 +18,9 @@ use crate::report::Outcome;
 use crate::runner::StepTiming;
 use crate::scenarios::lag::{measure_lag, LagPlan, LagRun};
 use crate::scenarios::notifications::{measure_notifications, NotificationFigure};
-use crate::scenarios::queries::{check_available, measure_query, Probe, QueryKind};
+use crate::scenarios::queries::{
+    check_available, measure_http_floor, measure_query, Probe, QueryKind,
+};
 use crate::scenarios::{login_all, login_flood, sends, LoginFlood};
 
 /// The service's figures of one run, before the raw side.
@@ -28,6 +30,7 @@ pub struct ServiceFigures {
     pub lag: Vec<LagRun>,
     pub notifications: Outcome<NotificationFigure>,
     pub login_flood: Outcome<LoginFlood>,
+    pub http_floor: Outcome<Measurement>,
     pub peak_rss: Outcome<u64>,
     pub rss: Vec<(String, u64)>,
 }
@@ -65,6 +68,7 @@ pub async fn measure_service(
         lag: steps.lag,
         notifications: steps.notifications,
         login_flood: steps.login_flood,
+        http_floor: steps.http_floor,
         rss: steps.rss,
         peak_rss: match peak {
             Some(bytes) => Outcome::measured(bytes),
@@ -79,6 +83,7 @@ struct Steps {
     lag: Vec<LagRun>,
     notifications: Outcome<NotificationFigure>,
     login_flood: Outcome<LoginFlood>,
+    http_floor: Outcome<Measurement>,
     /// The gateway's resident memory after each phase.
     rss: Vec<(String, u64)>,
 }
@@ -161,6 +166,11 @@ async fn service_steps(
     // The statistics the query steps of both sides run with (autovacuum is off from here).
     sqlx::raw_sql("ANALYZE").execute(pool).await?;
     let query_figures = measure_queries(options, &readers, probes, timing, progress).await;
+    let clients = options.driver_clients.min(readers.len());
+    let bar = progress.timed(&format!("http floor x{clients}"));
+    let floor = measure_http_floor(&readers, clients, timing, &bar).await;
+    bar.finish_and_clear();
+    eprintln!("bench: {}", summary("http floor (GET /healthz)", &floor));
     sample("after the queries");
     let mut lag = Vec::new();
     let conditions = [
@@ -224,6 +234,7 @@ async fn service_steps(
         lag,
         notifications,
         login_flood,
+        http_floor: Outcome::measured(floor),
         rss,
     })
 }

@@ -246,6 +246,13 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    if let Some(m) = &report.http_floor.value {
+        let _ = writeln!(
+            out,
+            "http     {}",
+            crate::service::summary("GET /healthz", m)
+        );
+    }
     for d in &report.drivers {
         let _ = writeln!(out, "drivers  {}", d.line());
     }

@@ -123,6 +123,10 @@ fn check_query_side(report: &Report) -> anyhow::Result<()> {
         Some(f) if f.logins > 0 && f.rss_after_bytes > 0 => {}
         _ => bail!("login flood: {:?}", report.login_flood),
     }
+    match &report.http_floor.value {
+        Some(m) if m.requests > 0 && m.errors == 0 => {}
+        _ => bail!("http floor: {:?}", report.http_floor),
+    }
     if report.drivers.len() != 4 {
         bail!(
             "four reads through both drivers expected: {:?}",

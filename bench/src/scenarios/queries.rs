@@ -131,14 +131,38 @@ pub async fn measure_query(
     timing: StepTiming,
     bar: &ProgressBar,
 ) -> Measurement {
-    let work: Arc<Vec<(Arc<Session>, String)>> = Arc::new(
-        readers
-            .iter()
-            .zip(probes)
-            .take(clients)
-            .map(|(session, probe)| (session.clone(), kind.path(probe)))
-            .collect(),
-    );
+    let work = readers
+        .iter()
+        .zip(probes)
+        .take(clients)
+        .map(|(session, probe)| (session.clone(), kind.path(probe)))
+        .collect();
+    measure_gets(work, timing, bar).await
+}
+
+/// `GET /healthz` (no session, no database) from `clients` of `readers`: what HTTP alone costs
+/// on this machine, the harness's client included.
+pub async fn measure_http_floor(
+    readers: &[Arc<Session>],
+    clients: usize,
+    timing: StepTiming,
+    bar: &ProgressBar,
+) -> Measurement {
+    let work = readers
+        .iter()
+        .take(clients)
+        .map(|session| (session.clone(), "/healthz".to_owned()))
+        .collect();
+    measure_gets(work, timing, bar).await
+}
+
+/// Each `(session, path)` of `work` a closed-loop client expecting 200.
+async fn measure_gets(
+    work: Vec<(Arc<Session>, String)>,
+    timing: StepTiming,
+    bar: &ProgressBar,
+) -> Measurement {
+    let work = Arc::new(work);
     closed_loop(work.len(), timing, bar, move |client, _| {
         let work = work.clone();
         async move {
