@@ -38,8 +38,8 @@ pub use error::QueryError;
 pub use handlers::{
     AccessLogEntry, AccessLogResponse, AuditLogEntry, AuditLogResponse, ConversationResponse,
     ConversationSummary, DeletedMessage, DeletedResponse, InboxResponse, LastMessage,
-    PatientSummary, PatientsResponse, SearchHit, SearchResponse, SentMessage, SentResponse,
-    ThreadMessage, UnreadCount,
+    PatientSummary, PatientsResponse, Recipient, RecipientsResponse, SearchHit, SearchResponse,
+    SentMessage, SentResponse, ThreadMessage, UnreadCount,
 };
 pub use openapi::openapi;
 pub use progress::ProgressTracker;
@@ -60,6 +60,10 @@ pub fn routes(state: QueryState) -> Router {
             get(conversation::get_conversation),
         )
         .route("/api/messages/search", get(search::search_messages))
+        .route(
+            "/api/messages/search-recipients",
+            get(recipients::search_recipients),
+        )
         .route("/api/messages/unread-count", get(unread::get_unread_count))
         .route("/api/clinician/patients", get(clinician::get_patients))
         .route(

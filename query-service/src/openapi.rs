@@ -3,7 +3,7 @@
 use utoipa::OpenApi;
 
 use crate::handlers::{
-    access_log, admin, audit_log, clinician, conversation, inbox, search, sent, unread,
+    access_log, admin, audit_log, clinician, conversation, inbox, recipients, search, sent, unread,
 };
 
 #[derive(OpenApi)]
@@ -13,6 +13,7 @@ use crate::handlers::{
         sent::get_sent,
         conversation::get_conversation,
         search::search_messages,
+        recipients::search_recipients,
         unread::get_unread_count,
         clinician::get_patients,
         admin::get_deleted_messages,

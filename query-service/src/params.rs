@@ -54,7 +54,18 @@ impl ListParams {
             .map_err(|e| ApiError::InvalidInput(format!("q {e}")))?;
         Ok(q)
     }
+
+    /// `q` of a recipient search: one line of 1 to 64 characters with a visible one.
+    pub fn recipient_text(&self) -> Result<&str, ApiError> {
+        let q = self.q.as_deref().unwrap_or_default();
+        check_text(q, TextKind::Line, MAX_RECIPIENT_SEARCH_CHARS)
+            .map_err(|e| ApiError::InvalidInput(format!("q {e}")))?;
+        Ok(q)
+    }
 }
+
+/// Longest text of a recipient search (`GET /api/messages/search-recipients`), in characters.
+pub(crate) const MAX_RECIPIENT_SEARCH_CHARS: usize = 64;
 
 /// Splits `limit + 1` fetched rows into the page and whether another page follows.
 pub(crate) fn split_page<T>(mut rows: Vec<T>, limit: i64) -> (Vec<T>, bool) {

@@ -86,6 +86,48 @@ LEFT JOIN conversations c ON c.owner = a.clinician AND c.counterpart = a.patient
 WHERE a.clinician = $1 AND a.status = 'approved'
 ORDER BY a.patient";
 
+/// Users a clinician (`$1`) may start a message to whose username or display name contains
+/// `$2` (a LIKE pattern of lower-case text with `\`, `%` and `_` escaped, between `%`s), by
+/// username; `$3` rows. Other clinicians through their own trigram index (or, for texts too
+/// short for trigrams, a walk of the clinicians by username that stops at the `$3`th match),
+/// the clinician's approved patients through `patient_approvals` (migration 20261202400002).
+pub const RECIPIENTS_OF_CLINICIAN: &str = r"
+SELECT username, display_name, role FROM (
+    (SELECT u.username, u.display_name, u.role
+     FROM users u
+     WHERE u.role = 'clinician' AND u.username <> $1
+       AND lower(u.username) || chr(1) || lower(u.display_name) LIKE $2
+     ORDER BY u.username
+     LIMIT $3)
+    UNION ALL
+    (SELECT u.username, u.display_name, u.role
+     FROM patient_approvals a
+     JOIN users u ON u.username = a.patient
+     WHERE a.clinician = $1 AND a.status = 'approved'
+       AND lower(u.username) || chr(1) || lower(u.display_name) LIKE $2
+     ORDER BY u.username
+     LIMIT $3)
+) found
+ORDER BY username
+LIMIT $3";
+
+/// Users a patient (`$1`) may find: the clinicians approved for them and the users they
+/// already have a conversation with (never other patients at large), whose username or display
+/// name contains `$2` (as for [`RECIPIENTS_OF_CLINICIAN`]), by username; `$3` rows.
+pub const RECIPIENTS_OF_PATIENT: &str = r"
+SELECT u.username, u.display_name, u.role
+FROM (
+    SELECT a.clinician AS username
+    FROM patient_approvals a
+    WHERE a.patient = $1 AND a.status = 'approved'
+    UNION
+    SELECT c.counterpart FROM conversations c WHERE c.owner = $1
+) candidate
+JOIN users u ON u.username = candidate.username
+WHERE lower(u.username) || chr(1) || lower(u.display_name) LIKE $2
+ORDER BY u.username
+LIMIT $3";
+
 /// Hidden messages, most recently hidden first, after (`$1` time, `$2` id); `$3` rows.
 pub const DELETED: &str = "
 SELECT id, sender_username, recipient_username, subject, sent_at, deleted_at
@@ -103,5 +145,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("conversation", CONVERSATION),
     ("search", SEARCH),
     ("patients", PATIENTS),
+    ("recipients of a clinician", RECIPIENTS_OF_CLINICIAN),
+    ("recipients of a patient", RECIPIENTS_OF_PATIENT),
     ("deleted", DELETED),
 ];

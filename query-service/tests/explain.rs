@@ -22,6 +22,12 @@ async fn generate(pool: &PgPool) -> Result<()> {
          SELECT 'u' || i, 'User ' || i,
                 CASE WHEN i % 10 = 0 THEN 'clinician' ELSE 'patient' END, 'x'
          FROM generate_series(1, 1000) i",
+        // The directory of a large clinic group (50,000 users, as at 1M messages), so that the
+        // recipient search is planned against a real size.
+        "INSERT INTO users (username, display_name, role, password_hash)
+         SELECT 'v' || i, 'Person ' || md5(i::text),
+                CASE WHEN i % 10 = 0 THEN 'clinician' ELSE 'patient' END, 'x'
+         FROM generate_series(1, 49000) i",
         "INSERT INTO patient_approvals (clinician, patient, status)
          SELECT 'u' || (10 * (1 + i % 100)), 'u' || i, 'approved'
          FROM generate_series(1, 1000) i WHERE i % 10 <> 0",
@@ -259,6 +265,21 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             vec!["'u1'", "'sleep'", "'0.5'", deep, max_id, "21"],
         ),
         ("patients", sql::PATIENTS, vec!["'u10'"]),
+        (
+            "recipients of a clinician",
+            sql::RECIPIENTS_OF_CLINICIAN,
+            vec!["'u10'", "'%son 1a%'", "20"],
+        ),
+        (
+            "recipients of a clinician",
+            sql::RECIPIENTS_OF_CLINICIAN,
+            vec!["'u10'", "'%1%'", "20"],
+        ),
+        (
+            "recipients of a patient",
+            sql::RECIPIENTS_OF_PATIENT,
+            vec!["'u1'", "'%user%'", "20"],
+        ),
         ("deleted", sql::DELETED, vec![first, max_id, "21"]),
         (
             "deleted",
