@@ -87,8 +87,8 @@ WHERE a.clinician = $1 AND a.status = 'approved'
 ORDER BY a.patient";
 
 /// Users a clinician (`$1`) may start a message to whose username or display name contains
-/// `$2` (a LIKE pattern of lower-case text with `\`, `%` and `_` escaped, between `%`s), by
-/// username; `$3` rows. Other clinicians through their own trigram index (or, for texts too
+/// `$2` (a LIKE pattern with `\`, `%` and `_` escaped, between `%`s; lower-cased here by the
+/// database's `lower`, as the indexed side is), by username; `$3` rows. Other clinicians through their own trigram index (or, for texts too
 /// short for trigrams, a walk of the clinicians by username that stops at the `$3`th match),
 /// the clinician's approved patients through `patient_approvals` (migration 20261202400002).
 pub const RECIPIENTS_OF_CLINICIAN: &str = r"
@@ -96,7 +96,7 @@ SELECT username, display_name, role FROM (
     (SELECT u.username, u.display_name, u.role
      FROM users u
      WHERE u.role = 'clinician' AND u.username <> $1
-       AND lower(u.username) || chr(1) || lower(u.display_name) LIKE $2
+       AND lower(u.username) || chr(1) || lower(u.display_name) LIKE lower($2)
      ORDER BY u.username
      LIMIT $3)
     UNION ALL
@@ -104,7 +104,7 @@ SELECT username, display_name, role FROM (
      FROM patient_approvals a
      JOIN users u ON u.username = a.patient
      WHERE a.clinician = $1 AND a.status = 'approved'
-       AND lower(u.username) || chr(1) || lower(u.display_name) LIKE $2
+       AND lower(u.username) || chr(1) || lower(u.display_name) LIKE lower($2)
      ORDER BY u.username
      LIMIT $3)
 ) found
@@ -124,7 +124,7 @@ FROM (
     SELECT c.counterpart FROM conversations c WHERE c.owner = $1
 ) candidate
 JOIN users u ON u.username = candidate.username
-WHERE lower(u.username) || chr(1) || lower(u.display_name) LIKE $2
+WHERE lower(u.username) || chr(1) || lower(u.display_name) LIKE lower($2)
 ORDER BY u.username
 LIMIT $3";
 

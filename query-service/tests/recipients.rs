@@ -74,6 +74,7 @@ async fn clinicians_find_clinicians_and_their_own_patients_by_any_part_of_either
     user(&pool, "dr_fifty", Role::Clinician, "Fifty 50% Clinic").await?;
     user(&pool, "drxray", Role::Clinician, "Xavier Ray").await?;
     user(&pool, "emile", Role::Patient, "Emile Zola").await?;
+    user(&pool, "dr_ilkay", Role::Clinician, "Dr. İlkay Öztürk").await?;
     let app = router(&pool, None, WAIT)?;
     let carol = login(&pool, "dr_carol").await?;
 
@@ -85,7 +86,10 @@ async fn clinicians_find_clinicians_and_their_own_patients_by_any_part_of_either
     );
     // `_` and `%` are the characters themselves, not LIKE wildcards.
     let body = ok(&app, &path("dr_"), &carol).await?;
-    assert_eq!(strings(&body["users"], "username"), ["dr_dave", "dr_fifty"]);
+    assert_eq!(
+        strings(&body["users"], "username"),
+        ["dr_dave", "dr_fifty", "dr_ilkay"]
+    );
     let body = ok(&app, &path("50%"), &carol).await?;
     assert_eq!(strings(&body["users"], "username"), ["dr_fifty"]);
     let body = ok(&app, &path("%"), &carol).await?;
@@ -95,6 +99,11 @@ async fn clinicians_find_clinicians_and_their_own_patients_by_any_part_of_either
     assert_eq!(strings(&body["users"], "username"), ["drxray"]);
     let body = ok(&app, &path("x"), &carol).await?;
     assert_eq!(strings(&body["users"], "username"), ["drxray"]);
+    // Non-ASCII letters in either case, as written (the database lower-cases both sides).
+    for q in ["İlkay", "ÖZTÜRK", "öztürk"] {
+        let body = ok(&app, &path(q), &carol).await?;
+        assert_eq!(strings(&body["users"], "username"), ["dr_ilkay"], "{q}");
+    }
     // A patient not approved for her is not offered.
     let body = ok(&app, &path("zola"), &carol).await?;
     assert_eq!(strings(&body["users"], "username"), Vec::<String>::new());

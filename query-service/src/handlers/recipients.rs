@@ -34,8 +34,9 @@ pub struct Recipient {
     pub role: String,
 }
 
-/// A LIKE pattern matching `text` anywhere: `\`, `%` and `_` stand for themselves. Lower-cased
-/// by the statement (the database's `lower`, as on the indexed side).
+/// A LIKE pattern matching `text` anywhere: `\`, `%` and `_` stand for themselves. The statement
+/// lower-cases it with the database's `lower`, as the indexed side is: Rust's lower-casing differs
+/// for some letters (`İ`), and under a `C` character type the database lower-cases ASCII only.
 fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
@@ -76,7 +77,7 @@ pub async fn search_recipients(
     state.consistent(&headers, &[Projection::Mailbox]).await?;
     let client = state.reads().await?;
     let statement = client.prepare_cached(statement).await.map_err(db_error)?;
-    let pattern = contains_pattern(&q.to_lowercase());
+    let pattern = contains_pattern(q);
     let rows = client
         .query(&statement, &[&caller.username, &pattern, &MAX_RECIPIENTS])
         .await
