@@ -5,6 +5,10 @@
 // and `closed` events with ids, replay after Last-Event-ID, at most 5 streams per user (the oldest
 // is `replaced`), `signed_out` on logout, `shutdown` on SIGINT/SIGTERM, and 503 beyond
 // STREAM_CAPACITY streams in all (STREAM_CAPACITY=0 refuses every stream: the polling fallback).
+// GET /api/messages/search-recipients follows the API's rules roughly (a clinician finds the other
+// clinicians and their approved patients, a patient their approved clinicians and the users they
+// have messages with); POST /api/admin/users and PUT /api/admin/patient-approvals let tests add
+// users of their own.
 //
 //   node web/e2e/mock-api.mjs            # PORT=8099 by default
 //   BASE_URL=http://127.0.0.1:8099 node --test web/e2e/flows.test.mjs
@@ -139,7 +143,7 @@ async function handleApi(req, res, url, body) {
 
   if (method === 'POST' && p === '/api/auth/login') {
     const user = users.get(body?.username);
-    if (!user || body?.password !== PASSWORD) fail(401, 'unauthenticated', 'Wrong username or password.');
+    if (!user || body?.password !== (user.password || PASSWORD)) fail(401, 'unauthenticated', 'Wrong username or password.');
     const sid = randomBytes(16).toString('hex');
     const csrf = randomBytes(16).toString('hex');
     sessions.set(sid, { username: body.username, csrf });
@@ -238,6 +242,27 @@ async function handleApi(req, res, url, body) {
     return command(200, { message_id: m.message_id, restored_at: now() });
   }
 
+  if (method === 'POST' && p === '/api/admin/users') {
+    if (role !== 'admin') fail(403, 'forbidden', 'Administrators only.');
+    const { username, role: newRole, password, display_name: displayName } = body || {};
+    if (typeof username !== 'string' || !/^[a-z0-9_.-]{1,64}$/.test(username)) fail(400, 'invalid_input', 'username must be 1 to 64 characters of a-z, 0-9, _ . -');
+    if (!['patient', 'clinician', 'admin', 'auditor'].includes(newRole)) fail(400, 'invalid_input', 'role must be patient, clinician, admin or auditor.');
+    if (typeof password !== 'string' || password.length < 8 || password.length > 256) fail(400, 'invalid_input', 'password must be 8 to 256 characters.');
+    if (users.has(username)) fail(409, 'conflict', 'This username exists.');
+    const name = typeof displayName === 'string' && displayName.trim() ? displayName.trim() : username;
+    users.set(username, { role: newRole, display_name: name, password });
+    return send(201, { username, role: newRole, display_name: name });
+  }
+  if (method === 'PUT' && p === '/api/admin/patient-approvals') {
+    if (role !== 'admin') fail(403, 'forbidden', 'Administrators only.');
+    const { clinician, patient, status } = body || {};
+    if (users.get(clinician)?.role !== 'clinician' || users.get(patient)?.role !== 'patient') fail(404, 'not_found', 'No such clinician or patient.');
+    if (status === 'approved') approvals.add(`${clinician}>${patient}`);
+    else if (status === 'revoked') approvals.delete(`${clinician}>${patient}`);
+    else fail(400, 'invalid_input', 'status must be approved or revoked.');
+    return send(200, { clinician, patient, status });
+  }
+
   if (method !== 'GET') fail(404, 'not_found', 'Not found.');
   const mine = messages.filter((x) => visible(x, me));
   const newest = (a, b) => (a.sent_at < b.sent_at ? 1 : -1);
@@ -284,6 +309,27 @@ async function handleApi(req, res, url, body) {
     });
     const { slice, next_cursor } = page(results, q);
     return send(200, { results: slice, next_cursor });
+  }
+  if (p === '/api/messages/search-recipients') {
+    const text = q.get('q') || '';
+    if (!text.trim() || [...text].length > 64 || /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(text)) {
+      fail(400, 'invalid_input', 'q must be 1 to 64 characters on one line, not blank.');
+    }
+    const needle = text.toLowerCase();
+    let candidates = [];
+    if (role === 'clinician') {
+      candidates = [...users].filter(([name, u]) => name !== me && u.role === 'clinician').map(([name]) => name)
+        .concat([...approvals].filter((a) => a.startsWith(`${me}>`)).map((a) => a.split('>')[1]));
+    } else if (role === 'patient') {
+      candidates = [...approvals].filter((a) => a.endsWith(`>${me}`)).map((a) => a.split('>')[0])
+        .concat(messages.filter((x) => x.sender === me || x.recipient === me).map((x) => (x.sender === me ? x.recipient : x.sender)));
+    }
+    const found = [...new Set(candidates)]
+      .filter((name) => name !== me && `${name}\u0001${users.get(name).display_name}`.toLowerCase().includes(needle))
+      .sort()
+      .slice(0, 20)
+      .map((name) => ({ username: name, display_name: users.get(name).display_name, role: users.get(name).role }));
+    return send(200, { users: found });
   }
   if (p === '/api/clinician/patients') {
     if (role !== 'clinician') fail(403, 'forbidden', 'Clinicians only.');

@@ -117,6 +117,7 @@ export const api = {
   conversation: (user, cursor) =>
     request('GET', `/api/messages/conversation/${seg(user)}`, { query: { cursor } }),
   search: (q, cursor) => request('GET', '/api/messages/search', { query: { q, cursor } }),
+  searchRecipients: (q) => request('GET', '/api/messages/search-recipients', { query: { q } }),
   unreadCount: () => request('GET', '/api/messages/unread-count'),
   patients: () => request('GET', '/api/clinician/patients'),
   auditLog: (cursor) => request('GET', '/api/audit/log', { query: { cursor } }),

@@ -1,6 +1,8 @@
-// New message: recipient, subject, content. A refusal shows in the error banner, which takes focus.
+// New message: recipient (with suggestions as the person types), subject, content. A refusal
+// shows in the error banner, which takes focus.
 import { h, viewHeading } from '../dom.js';
 import { newIdempotencyKey } from '../api.js';
+import { recipientCombobox } from '../recipients.js';
 
 export function composeView(ctx) {
   const recipient = h('input', {
@@ -19,11 +21,16 @@ export function composeView(ctx) {
   const status = h('p', { class: 'form-status', role: 'status', testid: 'compose-status' });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'compose-send' }, 'Send message');
 
+  let key = null;
+  // Picking a suggestion changes the recipient without an input event: a new message, a new key.
+  const suggestions = recipientCombobox(ctx, recipient, { onPick: () => { key = null; } });
+
   const form = h('form', { class: 'card stack', onsubmit: onSubmit },
     h('div', { class: 'field' },
       h('label', { for: 'compose-recipient' }, 'To (username)'),
-      recipient,
-      h('p', { id: 'compose-recipient-hint', class: 'hint' }, 'For example: bob or dr_carol')),
+      suggestions.el,
+      h('p', { id: 'compose-recipient-hint', class: 'hint' },
+        'Start typing a name or username to see suggestions, or type the username in full (for example: bob or dr_carol).')),
     h('div', { class: 'field' },
       h('label', { for: 'compose-subject' }, 'Subject ', h('span', { class: 'muted' }, '(optional)')),
       subject),
@@ -35,7 +42,6 @@ export function composeView(ctx) {
   const el = h('section', { class: 'view', 'aria-labelledby': 'compose-title' },
     viewHeading('New message', 'compose-title'), form);
 
-  let key = null;
   form.addEventListener('input', () => {
     key = null; // edited after a failed try: a new message, so a new idempotency key
     count.textContent = `${content.value.length.toLocaleString()} / 10,000 characters`;
@@ -43,6 +49,7 @@ export function composeView(ctx) {
 
   async function onSubmit(event) {
     event.preventDefault();
+    suggestions.close();
     if (!form.reportValidity()) return;
     key = key || newIdempotencyKey();
     const to = recipient.value.trim().toLowerCase();
