@@ -43,6 +43,8 @@ impl Projection {
                 "conversations",
                 "unread_counters",
                 "notifications",
+                "triage_waits",
+                "triage_replies",
             ],
             Projection::AuditLog => &["audit_log"],
         }

@@ -55,6 +55,8 @@ fn key_columns(table: &str) -> &'static str {
         "conversations" => "owner || '/' || counterpart",
         "unread_counters" => "owner",
         "notifications" => "recipient || '/' || global_position",
+        "triage_waits" => "clinician || '/' || patient",
+        "triage_replies" => "clinician || '/' || patient || '/' || message_id",
         _ => "left(d::text, 60)",
     }
 }

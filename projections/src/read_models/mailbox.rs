@@ -17,7 +17,8 @@
 //!    takes the newest visible row that remains (an index probe), or goes when none remains;
 //! 5. each owner's counter gets its net change;
 //! 6. before that, the notification feed gets the batch's rows (one insert; see
-//!    [`super::notifications`]).
+//!    [`super::notifications`]), and the clinicians' triage its waits and replies (see
+//!    [`super::triage`]).
 //!
 //! The net change of a row is final state minus state before the batch, so the result does not
 //! depend on where batches begin and end.
@@ -34,6 +35,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::notifications::{self, Effect};
+use super::triage;
 use super::Decoded;
 
 /// A mailbox row: `(owner, message_id)`.
@@ -342,7 +344,7 @@ pub const ADD_UNREAD: &str = "WITH d AS (
      ON CONFLICT (owner) DO NOTHING";
 
 /// Applies a batch of events (in commit order) to `mailbox`, `conversations`,
-/// `unread_counters` and `notifications`.
+/// `unread_counters`, `notifications` and the triage's tables.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
     events: &[Decoded<'_>],
@@ -359,6 +361,7 @@ pub(crate) async fn apply(
     let effects: Vec<Effect> = messages.iter().map(|event| fold.apply(event)).collect();
     // Before the counters move: the notifications count from the totals before the batch.
     notifications::write(conn, events, &effects).await?;
+    triage::write(conn, &messages).await?;
     insert_rows(conn, &fold).await?;
     update_rows(conn, &fold).await?;
     update_conversations(conn, &fold).await?;

@@ -10,6 +10,7 @@ pub mod audit_log;
 pub mod mailbox;
 pub mod messages;
 pub mod notifications;
+pub mod triage;
 
 use events::MessageEvent;
 use read_side::{Projection, StoredEvent};

@@ -206,6 +206,9 @@ pub async fn mixed_workload(world: &World) -> Result<()> {
         .await?;
     let better = world.reply("alice", care, "Better, thanks").await?;
     world.read("dr_carol", better).await?;
+    // The clinician answers (ending alice's wait in the triage), and alice reads it.
+    let answered = world.reply("dr_carol", better, "Glad to hear it").await?;
+    world.read("alice", answered).await?;
     let peers = world
         .send("dr_carol", "dr_dave", Some("Case"), "Second opinion?")
         .await?;
