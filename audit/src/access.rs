@@ -40,7 +40,7 @@ pub struct AccessEntry {
     pub actor: String,
     pub role: String,
     /// `inbox_listed`, `sent_listed`, `conversation_viewed`, `search`, `unread_counted`,
-    /// `patients_listed`, `deleted_listed`, `audit_viewed`, `access_log_viewed`.
+    /// `patients_listed`, `triage_viewed`, `deleted_listed`, `audit_viewed`, `access_log_viewed`.
     pub action: &'static str,
     pub counterpart: Option<String>,
     /// The messages the answer contained.

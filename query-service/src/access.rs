@@ -13,7 +13,7 @@ use crate::state::QueryState;
 /// What one answered read showed.
 #[derive(Debug)]
 pub(crate) struct Read {
-    /// `conversation_viewed`, `search`, `inbox_listed`, `sent_listed`, `patients_listed`,
+    /// `conversation_viewed`, `search`, `inbox_listed`, `sent_listed`, `patients_listed`, `triage_viewed`,
     /// `deleted_listed`, `audit_viewed`, `access_log_viewed`.
     pub action: &'static str,
     /// The other participant (a conversation), or the user whose trail an auditor looked at.

@@ -39,7 +39,7 @@ pub use handlers::{
     AccessLogEntry, AccessLogResponse, AuditLogEntry, AuditLogResponse, ConversationResponse,
     ConversationSummary, DeletedMessage, DeletedResponse, InboxResponse, LastMessage,
     PatientSummary, PatientsResponse, Recipient, RecipientsResponse, SearchHit, SearchResponse,
-    SentMessage, SentResponse, ThreadMessage, UnreadCount,
+    SentMessage, SentResponse, ThreadMessage, TriageEntry, TriageResponse, UnreadCount,
 };
 pub use openapi::openapi;
 pub use progress::ProgressTracker;
@@ -66,6 +66,7 @@ pub fn routes(state: QueryState) -> Router {
         )
         .route("/api/messages/unread-count", get(unread::get_unread_count))
         .route("/api/clinician/patients", get(clinician::get_patients))
+        .route("/api/clinician/triage", get(clinician::get_triage))
         .route(
             "/api/admin/messages/deleted",
             get(admin::get_deleted_messages),

@@ -16,6 +16,7 @@ use crate::handlers::{
         recipients::search_recipients,
         unread::get_unread_count,
         clinician::get_patients,
+        clinician::get_triage,
         admin::get_deleted_messages,
         audit_log::get_audit_log,
         access_log::get_access_log,

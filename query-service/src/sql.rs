@@ -86,6 +86,25 @@ LEFT JOIN conversations c ON c.owner = a.clinician AND c.counterpart = a.patient
 WHERE a.clinician = $1 AND a.status = 'approved'
 ORDER BY a.patient";
 
+/// Approved patients of clinician `$1` for the triage: unread messages from each, since when
+/// they wait for an answer, the last visible activity, and the median minutes of the
+/// clinician's answers over the last 90 days; the longest-waiting first, then the most recent
+/// activity, then by username.
+pub const TRIAGE: &str = "
+SELECT a.patient,
+       coalesce((SELECT u.display_name FROM users u WHERE u.username = a.patient), a.patient),
+       coalesce(c.unread_count, 0), w.waiting_since, c.last_activity_at,
+       (SELECT percentile_cont(0.5) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM r.replied_at - r.waited_since)::float8 / 60)
+        FROM triage_replies r
+        WHERE r.clinician = a.clinician AND r.patient = a.patient
+          AND r.replied_at >= now() - interval '90 days')
+FROM patient_approvals a
+LEFT JOIN conversations c ON c.owner = a.clinician AND c.counterpart = a.patient
+LEFT JOIN triage_waits w ON w.clinician = a.clinician AND w.patient = a.patient
+WHERE a.clinician = $1 AND a.status = 'approved'
+ORDER BY w.waiting_since ASC NULLS LAST, c.last_activity_at DESC NULLS LAST, a.patient";
+
 /// Users a clinician (`$1`) may start a message to whose username or display name contains
 /// `$2` (a LIKE pattern with `\`, `%` and `_` escaped, between `%`s; lower-cased here by the
 /// database's `lower`, as the indexed side is), by username; `$3` rows. Other clinicians through their own trigram index (or, for texts too
@@ -145,6 +164,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("conversation", CONVERSATION),
     ("search", SEARCH),
     ("patients", PATIENTS),
+    ("triage", TRIAGE),
     ("recipients of a clinician", RECIPIENTS_OF_CLINICIAN),
     ("recipients of a patient", RECIPIENTS_OF_PATIENT),
     ("deleted", DELETED),

@@ -23,6 +23,8 @@ const ENDPOINTS: &[&str] = &[
     "/api/messages/search?q=budget",
     "/api/messages/unread-count",
     "/api/clinician/patients",
+    "/api/clinician/triage",
+    "/api/messages/search-recipients?q=dr",
     "/api/admin/messages/deleted",
     "/api/auth/me",
     "/api/csrf-token",

@@ -145,6 +145,8 @@ fn the_openapi_document_describes_every_query_path() {
         "/api/messages/search",
         "/api/messages/unread-count",
         "/api/clinician/patients",
+        "/api/clinician/triage",
+        "/api/messages/search-recipients",
         "/api/admin/messages/deleted",
     ] {
         assert!(doc.paths.paths.contains_key(path), "{path}");

@@ -72,6 +72,16 @@ async fn generate(pool: &PgPool) -> Result<()> {
          FROM generate_series(1, 200000) i",
         "INSERT INTO unread_counters (owner, unread)
          SELECT 'p' || i, 0 FROM generate_series(1, 50000) i",
+        // The triage: every approved pair, a third of them waiting, and 100,000 answers.
+        "INSERT INTO triage_waits (clinician, patient, waiting_since)
+         SELECT 'u' || (10 * (1 + i % 100)), 'u' || i,
+                CASE WHEN i % 3 = 0 THEN timestamp '2026-01-01' + i * interval '1 minute' END
+         FROM generate_series(1, 1000) i WHERE i % 10 <> 0",
+        "INSERT INTO triage_replies (clinician, patient, message_id, waited_since, replied_at)
+         SELECT 'u' || (10 * (1 + i % 100)), 'u' || (1 + i % 1000), gen_random_uuid(), t,
+                t + interval '10 minutes'
+         FROM generate_series(1, 100000) i,
+              LATERAL (SELECT now() - i * interval '2 minutes' AS t) s",
     ] {
         sqlx::query(statement).execute(pool).await?;
     }
@@ -265,6 +275,7 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             vec!["'u1'", "'sleep'", "'0.5'", deep, max_id, "21"],
         ),
         ("patients", sql::PATIENTS, vec!["'u10'"]),
+        ("triage", sql::TRIAGE, vec!["'u10'"]),
         (
             "recipients of a clinician",
             sql::RECIPIENTS_OF_CLINICIAN,

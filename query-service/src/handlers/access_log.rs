@@ -35,7 +35,7 @@ pub struct AccessLogEntry {
     pub actor: String,
     /// The reader's role.
     pub role: String,
-    /// `conversation_viewed`, `search`, `inbox_listed`, `sent_listed`, `patients_listed`,
+    /// `conversation_viewed`, `search`, `inbox_listed`, `sent_listed`, `patients_listed`, `triage_viewed`,
     /// `deleted_listed`, `audit_viewed`, `access_log_viewed`.
     pub action: String,
     /// The other participant of a viewed conversation, or the user whose trail was viewed.

@@ -1,4 +1,5 @@
-//! `GET /api/clinician/patients`: a clinician's approved patients with their message state.
+//! `GET /api/clinician/patients`: a clinician's approved patients with their message state;
+//! `GET /api/clinician/triage`: the same patients, the longest-waiting first.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -75,4 +76,72 @@ pub async fn get_patients(
         },
     )?;
     Ok(ApiJson(PatientsResponse { patients }))
+}
+
+/// `GET /api/clinician/triage` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TriageResponse {
+    pub patients: Vec<TriageEntry>,
+}
+
+/// One approved patient in the triage.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TriageEntry {
+    pub username: String,
+    pub display_name: String,
+    /// Unread messages from this patient to the clinician.
+    pub unread_from_patient: i64,
+    /// When the oldest patient message not yet followed by a message of this clinician to the
+    /// patient was sent; null when none waits.
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// The newest message between them that the clinician can see.
+    pub last_message_at: Option<DateTime<Utc>>,
+    /// The median time, in minutes, from a patient's waiting message to the clinician's next
+    /// message, over answers of the last 90 days; null without any.
+    pub median_reply_minutes: Option<f64>,
+}
+
+/// The calling clinician's approved patients, the longest-waiting first.
+#[utoipa::path(get, path = "/api/clinician/triage", tag = "queries",
+    params(("X-Consistency-Token" = Option<String>, Header,
+        description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
+    responses((status = 200, description = "The clinician's approved patients: those waiting for an answer first (the longest wait first), then by the most recent activity, then by username.", body = TriageResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a malformed X-Consistency-Token."),
+        (status = 403, body = http_edge::ErrorBody, description = "`forbidden`: clinicians only.")))]
+pub async fn get_triage(
+    State(state): State<QueryState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<ApiJson<TriageResponse>, ApiError> {
+    if caller.role != Role::Clinician {
+        return Err(ApiError::Forbidden("only clinicians have a triage".into()));
+    }
+    state.consistent(&headers, &[Projection::Mailbox]).await?;
+    let client = state.reads().await?;
+    let statement = client.prepare_cached(sql::TRIAGE).await.map_err(db_error)?;
+    let rows = client
+        .query(&statement, &[&caller.username])
+        .await
+        .map_err(db_error)?;
+    let patients = rows
+        .iter()
+        .map(|row| {
+            Ok(TriageEntry {
+                username: col(row, 0)?,
+                display_name: col(row, 1)?,
+                unread_from_patient: i64::from(col::<i32>(row, 2)?),
+                waiting_since: col(row, 3)?,
+                last_message_at: col(row, 4)?,
+                median_reply_minutes: col(row, 5)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    state.record_read(
+        &caller,
+        Read {
+            result_count: patients.len(),
+            ..Read::of("triage_viewed", Vec::new())
+        },
+    )?;
+    Ok(ApiJson(TriageResponse { patients }))
 }

@@ -15,7 +15,7 @@ pub(crate) mod unread;
 pub use access_log::{AccessLogEntry, AccessLogResponse};
 pub use admin::{DeletedMessage, DeletedResponse};
 pub use audit_log::{AuditLogEntry, AuditLogResponse};
-pub use clinician::{PatientSummary, PatientsResponse};
+pub use clinician::{PatientSummary, PatientsResponse, TriageEntry, TriageResponse};
 pub use conversation::{ConversationResponse, ThreadMessage};
 pub use inbox::{ConversationSummary, InboxResponse, LastMessage};
 pub use recipients::{Recipient, RecipientsResponse};
