@@ -8,6 +8,7 @@ use events::Role;
 use http_edge::{ApiError, ApiJson, Caller};
 use read_side::Projection;
 use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
 use utoipa::ToSchema;
 
 use crate::access::Read;
@@ -44,19 +45,7 @@ pub async fn get_patients(
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<ApiJson<PatientsResponse>, ApiError> {
-    if caller.role != Role::Clinician {
-        return Err(ApiError::Forbidden("only clinicians have patients".into()));
-    }
-    state.consistent(&headers, &[Projection::Mailbox]).await?;
-    let client = state.reads().await?;
-    let statement = client
-        .prepare_cached(sql::PATIENTS)
-        .await
-        .map_err(db_error)?;
-    let rows = client
-        .query(&statement, &[&caller.username])
-        .await
-        .map_err(db_error)?;
+    let rows = clinician_rows(&state, &caller, &headers, sql::PATIENTS, "patients").await?;
     let patients = rows
         .iter()
         .map(|row| {
@@ -113,16 +102,7 @@ pub async fn get_triage(
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<ApiJson<TriageResponse>, ApiError> {
-    if caller.role != Role::Clinician {
-        return Err(ApiError::Forbidden("only clinicians have a triage".into()));
-    }
-    state.consistent(&headers, &[Projection::Mailbox]).await?;
-    let client = state.reads().await?;
-    let statement = client.prepare_cached(sql::TRIAGE).await.map_err(db_error)?;
-    let rows = client
-        .query(&statement, &[&caller.username])
-        .await
-        .map_err(db_error)?;
+    let rows = clinician_rows(&state, &caller, &headers, sql::TRIAGE, "a triage").await?;
     let patients = rows
         .iter()
         .map(|row| {
@@ -144,4 +124,25 @@ pub async fn get_triage(
         },
     )?;
     Ok(ApiJson(TriageResponse { patients }))
+}
+
+/// The rows of `statement` for the calling clinician (`$1`): 403 for anyone else, then the
+/// consistency wait on the mailbox (both lists read its tables).
+async fn clinician_rows(
+    state: &QueryState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    statement: &str,
+    what: &str,
+) -> Result<Vec<Row>, ApiError> {
+    if caller.role != Role::Clinician {
+        return Err(ApiError::Forbidden(format!("only clinicians have {what}")));
+    }
+    state.consistent(headers, &[Projection::Mailbox]).await?;
+    let client = state.reads().await?;
+    let statement = client.prepare_cached(statement).await.map_err(db_error)?;
+    client
+        .query(&statement, &[&caller.username])
+        .await
+        .map_err(db_error)
 }
