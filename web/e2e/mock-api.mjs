@@ -7,7 +7,8 @@
 // STREAM_CAPACITY streams in all (STREAM_CAPACITY=0 refuses every stream: the polling fallback).
 // GET /api/messages/search-recipients follows the API's rules roughly (a clinician finds the other
 // clinicians and their approved patients, a patient their approved clinicians and the users they
-// have messages with); POST /api/admin/users and PUT /api/admin/patient-approvals let tests add
+// have messages with); GET /api/clinician/triage follows the API's ordering and wait rules roughly
+// (median over the answers of the last 90 days); POST /api/admin/users and PUT /api/admin/patient-approvals let tests add
 // users of their own.
 //
 //   node web/e2e/mock-api.mjs            # PORT=8099 by default
@@ -337,6 +338,39 @@ async function handleApi(req, res, url, body) {
       const last = mine.filter((x) => x.sender === u || x.recipient === u).sort(newest)[0];
       return { username: u, display_name: users.get(u).display_name, unread_count: unreadFrom(u), last_message_at: last ? last.sent_at : null };
     });
+    return send(200, { patients });
+  }
+  if (p === '/api/clinician/triage') {
+    if (role !== 'clinician') fail(403, 'forbidden', 'Clinicians only.');
+    // Waits follow the sends alone (deleted messages count too): a patient message begins a wait
+    // unless one runs; the clinician's next message to that patient ends it.
+    const since90 = new Date(Date.now() - 90 * 86_400_000).toISOString();
+    const patients = [...approvals].filter((a) => a.startsWith(`${me}>`)).map((a) => a.split('>')[1]).map((u) => {
+      let waiting = null;
+      const replies = [];
+      for (const x of messages.filter((y) => (y.sender === u && y.recipient === me) || (y.sender === me && y.recipient === u))
+        .sort((a, b) => (a.sent_at < b.sent_at ? -1 : 1))) {
+        if (x.sender === u && !waiting) waiting = x.sent_at;
+        else if (x.sender === me && waiting) {
+          if (x.sent_at >= since90) replies.push((Date.parse(x.sent_at) - Date.parse(waiting)) / 60_000);
+          waiting = null;
+        }
+      }
+      replies.sort((a, b) => a - b);
+      const mid = Math.floor(replies.length / 2);
+      const median = !replies.length ? null : replies.length % 2 ? replies[mid] : (replies[mid - 1] + replies[mid]) / 2;
+      const last = mine.filter((x) => x.sender === u || x.recipient === u).sort(newest)[0];
+      return {
+        username: u, display_name: users.get(u).display_name, unread_from_patient: unreadFrom(u),
+        waiting_since: waiting, last_message_at: last ? last.sent_at : null, median_reply_minutes: median,
+      };
+    });
+    const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+    patients.sort((a, b) => (a.waiting_since ? 0 : 1) - (b.waiting_since ? 0 : 1)
+      || (a.waiting_since && b.waiting_since ? cmp(a.waiting_since, b.waiting_since) : 0)
+      || (a.last_message_at ? 0 : 1) - (b.last_message_at ? 0 : 1)
+      || cmp(b.last_message_at || '', a.last_message_at || '')
+      || cmp(a.username, b.username));
     return send(200, { patients });
   }
   if (p === '/api/admin/messages/deleted') {

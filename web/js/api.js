@@ -120,6 +120,7 @@ export const api = {
   searchRecipients: (q) => request('GET', '/api/messages/search-recipients', { query: { q } }),
   unreadCount: () => request('GET', '/api/messages/unread-count'),
   patients: () => request('GET', '/api/clinician/patients'),
+  triage: () => request('GET', '/api/clinician/triage'),
   auditLog: (cursor) => request('GET', '/api/audit/log', { query: { cursor } }),
   deletedMessages: (cursor) => request('GET', '/api/admin/messages/deleted', { query: { cursor } }),
 

@@ -9,6 +9,7 @@ import { sentView } from './views/sent.js';
 import { composeView } from './views/compose.js';
 import { searchView } from './views/search.js';
 import { clinicianView } from './views/clinician.js';
+import { triageView } from './views/triage.js';
 import { adminView } from './views/admin.js';
 import { auditorView } from './views/auditor.js';
 import { createLive } from './live.js';
@@ -18,6 +19,7 @@ const POLL_MS = 10_000;
 const MESSAGING_ROLES = ['patient', 'clinician'];
 
 const TABS = [
+  { name: 'triage', label: 'Triage', roles: ['clinician'], create: triageView },
   { name: 'inbox', label: 'Inbox', roles: MESSAGING_ROLES, create: inboxView },
   { name: 'sent', label: 'Sent', roles: MESSAGING_ROLES, create: sentView },
   { name: 'new', label: 'New message', roles: MESSAGING_ROLES, create: composeView },
@@ -26,9 +28,9 @@ const TABS = [
   { name: 'deleted', label: 'Deleted messages', roles: ['admin'], create: adminView },
   { name: 'audit', label: 'Audit log', roles: ['auditor', 'admin'], create: auditorView },
 ];
-const DEFAULT_TAB = { patient: 'inbox', clinician: 'inbox', admin: 'deleted', auditor: 'audit' };
+const DEFAULT_TAB = { patient: 'inbox', clinician: 'triage', admin: 'deleted', auditor: 'audit' };
 // Views that show unread counts: reloaded when a message arrives or the unread total changes.
-const UNREAD_VIEWS = ['inbox', 'patients'];
+const UNREAD_VIEWS = ['inbox', 'patients', 'triage'];
 
 const $ = (id) => document.getElementById(id);
 
