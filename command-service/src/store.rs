@@ -76,6 +76,7 @@ impl EventStore {
         aggregate_id: &str,
         after_sequence: i64,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        count_loads(aggregate_type, 1);
         let rows = sqlx::query(EVENTS_OF_AGGREGATE)
             .bind(aggregate_type)
             .bind(aggregate_id)
@@ -89,12 +90,20 @@ impl EventStore {
     }
 }
 
+/// Counts aggregates loaded from the log (`aggregate_loads_total`): a send of a new message
+/// loads none, so the series shows what the command path reads.
+fn count_loads(aggregate_type: &str, aggregates: usize) {
+    metrics::counter!("aggregate_loads_total", "aggregate" => aggregate_type.to_owned())
+        .increment(u64::try_from(aggregates).unwrap_or(u64::MAX));
+}
+
 /// The events of several aggregates, each in order: one statement for a batch of commands.
 pub async fn events_of_many(
     pool: &PgPool,
     aggregate_type: &str,
     aggregate_ids: &[String],
 ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    count_loads(aggregate_type, aggregate_ids.len());
     let rows = sqlx::query(EVENTS_OF_AGGREGATES)
         .bind(aggregate_type)
         .bind(aggregate_ids)

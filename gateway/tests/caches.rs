@@ -161,3 +161,66 @@ async fn approvals_and_users_changed_through_one_gateway_are_obeyed_by_another_a
         "after newbie was created on A, B answered {answer}"
     );
 }
+
+/// A counter of the gateway's metrics, summed over its series.
+async fn counter(gateway: &Running, name: &str) -> f64 {
+    let port = gateway
+        .output()
+        .lines()
+        .find_map(|line| logged_port(line, "metrics listening"))
+        .expect("metrics port logged");
+    let (_, _, metrics) = Client::new(port)
+        .request("GET", "/metrics", None, None, None)
+        .await;
+    metrics
+        .lines()
+        .filter(|line| {
+            line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} "))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Issue 12, point 3: a new message is decided on an empty aggregate and appended, without
+/// reading the log first; a command on an existing message loads it.
+#[sqlx::test]
+async fn a_send_of_a_new_message_loads_no_aggregate_and_a_read_mark_loads_one(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let (a, _b) = two_gateways(&options).await;
+    let client = Client::new(a.port);
+    let alice = client.login("alice").await;
+    let bob = client.login("bob").await;
+    let before = counter(&a, "aggregate_loads_total").await;
+    let mut last = String::new();
+    for n in 0..5 {
+        let body = format!(r#"{{"recipient":"bob","content":"Fresh {n}"}}"#);
+        let answer = status(&client, "POST", "/api/messages/send", &alice, Some(&body)).await;
+        assert!(is(&answer, 201), "{answer}");
+        last = answer;
+    }
+    assert_eq!(
+        counter(&a, "aggregate_loads_total").await,
+        before,
+        "five sends of new messages loaded an aggregate"
+    );
+    let id = last
+        .split("\"message_id\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the 201 names the message");
+    let answer = status(
+        &client,
+        "PATCH",
+        &format!("/api/messages/{id}/read"),
+        &bob,
+        None,
+    )
+    .await;
+    assert!(is(&answer, 200), "{answer}");
+    assert!(
+        counter(&a, "aggregate_loads_total").await > before,
+        "the read mark loaded its message"
+    );
+}
