@@ -18,8 +18,8 @@ async fn two_gateways(options: &PgConnectOptions) -> (Running, Running) {
     (a, b)
 }
 
-/// How many look-ups of `cache` the gateway answered from memory.
-async fn hits(gateway: &Running, cache: &str) -> f64 {
+/// The text of the gateway's `/metrics`.
+async fn metrics_text(gateway: &Running) -> String {
     let port = gateway
         .output()
         .lines()
@@ -28,13 +28,31 @@ async fn hits(gateway: &Running, cache: &str) -> f64 {
     let (_, _, metrics) = Client::new(port)
         .request("GET", "/metrics", None, None, None)
         .await;
-    let series = format!(r#"cache="{cache}""#);
     metrics
+}
+
+/// The sum of the series of counter `name` whose labels contain every one of `labels`.
+async fn counter(gateway: &Running, name: &str, labels: &[&str]) -> f64 {
+    metrics_text(gateway)
+        .await
         .lines()
-        .filter(|line| line.starts_with("account_cache_lookups_total{"))
-        .filter(|line| line.contains(&series) && line.contains(r#"outcome="hit""#))
+        .filter(|line| {
+            line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} "))
+        })
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// How many look-ups of `cache` the gateway answered from memory.
+async fn hits(gateway: &Running, cache: &str) -> f64 {
+    let series = format!(r#"cache="{cache}""#);
+    counter(
+        gateway,
+        "account_cache_lookups_total",
+        &[&series, r#"outcome="hit""#],
+    )
+    .await
 }
 
 async fn status(
@@ -162,25 +180,6 @@ async fn approvals_and_users_changed_through_one_gateway_are_obeyed_by_another_a
     );
 }
 
-/// A counter of the gateway's metrics, summed over its series.
-async fn counter(gateway: &Running, name: &str) -> f64 {
-    let port = gateway
-        .output()
-        .lines()
-        .find_map(|line| logged_port(line, "metrics listening"))
-        .expect("metrics port logged");
-    let (_, _, metrics) = Client::new(port)
-        .request("GET", "/metrics", None, None, None)
-        .await;
-    metrics
-        .lines()
-        .filter(|line| {
-            line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} "))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// Issue 12, point 3: a new message is decided on an empty aggregate and appended, without
 /// reading the log first; a command on an existing message loads it.
 #[sqlx::test]
@@ -192,7 +191,7 @@ async fn a_send_of_a_new_message_loads_no_aggregate_and_a_read_mark_loads_one(
     let client = Client::new(a.port);
     let alice = client.login("alice").await;
     let bob = client.login("bob").await;
-    let before = counter(&a, "aggregate_loads_total").await;
+    let before = counter(&a, "aggregate_loads_total", &[]).await;
     let mut last = String::new();
     for n in 0..5 {
         let body = format!(r#"{{"recipient":"bob","content":"Fresh {n}"}}"#);
@@ -201,7 +200,7 @@ async fn a_send_of_a_new_message_loads_no_aggregate_and_a_read_mark_loads_one(
         last = answer;
     }
     assert_eq!(
-        counter(&a, "aggregate_loads_total").await,
+        counter(&a, "aggregate_loads_total", &[]).await,
         before,
         "five sends of new messages loaded an aggregate"
     );
@@ -220,7 +219,7 @@ async fn a_send_of_a_new_message_loads_no_aggregate_and_a_read_mark_loads_one(
     .await;
     assert!(is(&answer, 200), "{answer}");
     assert!(
-        counter(&a, "aggregate_loads_total").await > before,
+        counter(&a, "aggregate_loads_total", &[]).await > before,
         "the read mark loaded its message"
     );
 }

@@ -9,12 +9,11 @@
 // Needs the demo users (password `healing-demo`): admin, dr_carol, dr_dave (clinicians). The
 // admin adds a patient, another patient and a clinician approved for the first, with names unique
 // to the run (through POST /api/admin/users), so reruns against the same database work.
-import { describe, after } from 'node:test';
+import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'playwright-core';
 import {
   useBrowser, newUserPage, login, screenshot, eventually, step, byTestId, focused, pages, problems,
-  uniqueWord, BASE_URL, PASSWORD,
+  uniqueWord, apiSession, delay, PASSWORD,
 } from './support.mjs';
 
 const WORD = uniqueWord('kind'); // letters only: one word, unique to the run
@@ -24,29 +23,10 @@ const STRANGER = { username: `pq_${WORD}`, role: 'patient', display_name: `Quinn
 const CLINICIAN = { username: `dr_${WORD}`, role: 'clinician', display_name: `Dr. Rowan ${NAME}` };
 const SUGGESTIONS = /\/api\/messages\/search-recipients\?/;
 
-const apis = [];
-after(async () => { await Promise.all(apis.map((api) => api.dispose())); });
-
-/** A signed-in API session of `username` (its own cookies) that sends the CSRF token on writes. */
-async function apiSession(username) {
-  const api = await request.newContext({ baseURL: BASE_URL });
-  apis.push(api);
-  const res = await api.post('/api/auth/login', { data: { username, password: PASSWORD } });
-  assert.equal(res.status(), 200, `${username} signs in through the API`);
-  const headers = { 'X-CSRF-Token': (await res.json()).csrf_token };
-  const call = async (method, path, data, expected) => {
-    const answer = await api.fetch(path, { method, data, headers });
-    assert.equal(answer.status(), expected, `${method} ${path}: ${await answer.text()}`);
-    return answer;
-  };
-  return { call };
-}
-
 const recipientField = (page) => byTestId(page, 'compose-recipient');
 const option = (page, username) => page.locator(`[data-testid="recipient-option"][data-username="${username}"]`);
 const shownUsernames = (page) => page.locator('[data-testid="recipient-option"]')
   .evaluateAll((els) => els.map((el) => el.dataset.username));
-const delay = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /** Counts the page's suggestion requests (their `q`) from now on. */
 function watchLookups(page) {

@@ -4,9 +4,10 @@
 //
 // Needs the demo users (password `healing-demo`): admin, alice, bob, dr_carol (approved for alice).
 import { it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, request } from 'playwright-core';
 
 export const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const SCREENSHOT_DIR = path.resolve(process.env.SCREENSHOT_DIR || 'test-output/screenshots');
@@ -171,4 +172,29 @@ export function step(name, fn) {
       throw error;
     }
   });
+}
+
+/** Waits `ms` milliseconds. */
+export const delay = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+const apiContexts = [];
+after(async () => { await Promise.all(apiContexts.splice(0).map((api) => api.dispose())); });
+
+/**
+ * A signed-in API session of `username` (its own cookies) that sends the CSRF token on writes:
+ * `fetch(method, path, data)` answers the response; `call(..., expected)` also asserts its status.
+ */
+export async function apiSession(username) {
+  const api = await request.newContext({ baseURL: BASE_URL });
+  apiContexts.push(api);
+  const res = await api.post('/api/auth/login', { data: { username, password: PASSWORD } });
+  assert.equal(res.status(), 200, `${username} signs in through the API`);
+  const headers = { 'X-CSRF-Token': (await res.json()).csrf_token };
+  const fetchIt = (method, apiPath, data) => api.fetch(apiPath, { method, data, headers });
+  const call = async (method, apiPath, data, expected) => {
+    const answer = await fetchIt(method, apiPath, data);
+    assert.equal(answer.status(), expected, `${method} ${apiPath}: ${await answer.text()}`);
+    return answer;
+  };
+  return { call, fetch: fetchIt };
 }

@@ -10,12 +10,11 @@
 // approved for them, with names unique to the run (through POST /api/admin/users), so reruns
 // against the same database work. Patients cannot start a message to a clinician: the clinician
 // writes to each first (POST /api/clinician/message) and the patients reply.
-import { describe, after } from 'node:test';
+import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'playwright-core';
 import {
   useBrowser, newUserPage, login, screenshot, step, byTestId, dialogOf, closeThread, pages, problems,
-  uniqueWord, BASE_URL, PASSWORD, TIMEOUT,
+  uniqueWord, apiSession, delay, PASSWORD, TIMEOUT,
 } from './support.mjs';
 
 const WORD = uniqueWord('triage');
@@ -24,26 +23,6 @@ const PATIENT_A = { username: `ta_${WORD}`, role: 'patient', display_name: `Ada 
 const PATIENT_B = { username: `tb_${WORD}`, role: 'patient', display_name: `Ben ${NAME}` };
 const CLINICIAN = { username: `dt_${WORD}`, role: 'clinician', display_name: `Dr. Tess ${NAME}` };
 const ANSWER = `Thanks Ada, let us talk on Monday (${WORD}).`;
-
-const apis = [];
-after(async () => { await Promise.all(apis.map((api) => api.dispose())); });
-const delay = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
-
-/** A signed-in API session of `username` (its own cookies) that sends the CSRF token on writes. */
-async function apiSession(username) {
-  const api = await request.newContext({ baseURL: BASE_URL });
-  apis.push(api);
-  const res = await api.post('/api/auth/login', { data: { username, password: PASSWORD } });
-  assert.equal(res.status(), 200, `${username} signs in through the API`);
-  const headers = { 'X-CSRF-Token': (await res.json()).csrf_token };
-  const fetchIt = (method, path, data) => api.fetch(path, { method, data, headers });
-  const call = async (method, path, data, expected) => {
-    const answer = await fetchIt(method, path, data);
-    assert.equal(answer.status(), expected, `${method} ${path}: ${await answer.text()}`);
-    return answer;
-  };
-  return { call, fetch: fetchIt };
-}
 
 /** Replies to `messageId`, retrying while the message is not yet visible to the replier. */
 async function replyTo(session, messageId, content) {
