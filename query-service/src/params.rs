@@ -49,17 +49,18 @@ impl ListParams {
     /// `q`: one line of 1 to 200 characters with a visible one (the text rules of
     /// `events::limits`).
     pub fn search_text(&self) -> Result<&str, ApiError> {
-        let q = self.q.as_deref().unwrap_or_default();
-        check_text(q, TextKind::Line, MAX_SEARCH_CHARS)
-            .map_err(|e| ApiError::InvalidInput(format!("q {e}")))?;
-        Ok(q)
+        self.line(MAX_SEARCH_CHARS)
     }
 
     /// `q` of a recipient search: one line of 1 to 64 characters with a visible one.
     pub fn recipient_text(&self) -> Result<&str, ApiError> {
+        self.line(MAX_RECIPIENT_SEARCH_CHARS)
+    }
+
+    /// `q` as one line of 1 to `max` characters with a visible one.
+    fn line(&self, max: usize) -> Result<&str, ApiError> {
         let q = self.q.as_deref().unwrap_or_default();
-        check_text(q, TextKind::Line, MAX_RECIPIENT_SEARCH_CHARS)
-            .map_err(|e| ApiError::InvalidInput(format!("q {e}")))?;
+        check_text(q, TextKind::Line, max).map_err(|e| ApiError::InvalidInput(format!("q {e}")))?;
         Ok(q)
     }
 }
