@@ -17,6 +17,14 @@ pub const FIND_USER: &str = "SELECT username, role FROM users WHERE username = $
 pub const IS_ASSIGNED: &str = "SELECT EXISTS (SELECT 1 FROM patient_approvals
     WHERE clinician = $1 AND patient = $2 AND status = 'approved')";
 
+/// Whether `$1` blocks `$2` or `$2` blocks `$1`: the last event of each pair's `block` stream
+/// (two primary-key probes, backwards, one row each).
+pub const IS_BLOCKED_BETWEEN: &str = "SELECT coalesce(bool_or(last = 'UserBlocked'), false)
+    FROM (SELECT (SELECT e.event_type FROM events e
+                  WHERE e.aggregate_type = 'block' AND e.aggregate_id = k
+                  ORDER BY e.sequence DESC LIMIT 1) AS last
+          FROM unnest(ARRAY[$1 || '/' || $2, $2 || '/' || $1]) AS k) pairs";
+
 fn store_error(err: sqlx::Error) -> DirectoryError {
     DirectoryError::Store(Box::new(err))
 }
@@ -139,5 +147,15 @@ impl Directory for PgDirectory {
             self.cache.approvals.insert(ticket, key, assigned);
         }
         Ok(assigned)
+    }
+
+    /// Read from the log on every question (never cached: a block takes effect at once).
+    async fn is_blocked_between(&self, a: &str, b: &str) -> Result<bool, DirectoryError> {
+        sqlx::query_scalar(IS_BLOCKED_BETWEEN)
+            .bind(a)
+            .bind(b)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)
     }
 }

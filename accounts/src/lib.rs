@@ -21,7 +21,7 @@ mod users;
 
 pub use changes::{AccountCaches, AccountChange, Invalidate};
 pub use control::{disable_user, enable_user};
-pub use directory::{DirectoryCache, PgDirectory, FIND_USER, IS_ASSIGNED};
+pub use directory::{DirectoryCache, PgDirectory, FIND_USER, IS_ASSIGNED, IS_BLOCKED_BETWEEN};
 pub use listener::ChangeListener;
 pub use password::{hash_password, verify_password, PasswordError, PasswordWorkers};
 pub use users::{

@@ -10,6 +10,7 @@
 mod admin;
 mod app;
 mod batch;
+mod blocks;
 mod broadcast;
 mod execute;
 mod idempotency;
@@ -59,6 +60,10 @@ pub fn routes(state: CommandState) -> Router {
         .route(
             "/api/clinician/messages/broadcast",
             post(broadcast::broadcast),
+        )
+        .route(
+            "/api/messages/block/{user}",
+            post(blocks::block_user).delete(blocks::unblock_user),
         )
         .route("/api/messages/{id}/read", patch(receipts::mark_read))
         .route(

@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{admin, broadcast, messages, receipts, scheduled, templates};
+use crate::{admin, blocks, broadcast, messages, receipts, scheduled, templates};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,8 @@ use crate::{admin, broadcast, messages, receipts, scheduled, templates};
         scheduled::change_scheduled,
         scheduled::cancel_scheduled,
         broadcast::broadcast,
+        blocks::block_user,
+        blocks::unblock_user,
         admin::create_user,
         admin::set_patient_approval,
         admin::disable_user,
@@ -32,6 +34,7 @@ use crate::{admin, broadcast, messages, receipts, scheduled, templates};
     tags((name = "commands", description = "Changes to messages; each answers X-Consistency-Token"),
          (name = "admin", description = "Administration"),
          (name = "clinician tools", description = "Templates, scheduled messages and broadcasts"),
+         (name = "patient controls", description = "Blocking and archiving"),
          (name = "sessions", description = "Login, logout and CSRF"))
 )]
 struct CommandApi;

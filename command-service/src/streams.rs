@@ -175,9 +175,16 @@ where
             decide(&writer.directory, &mut context, command.clone(), metadata).await?;
         match append(writer, &serialized).await? {
             Some(position) => {
+                // A command that changed nothing (a repeated block) answers the stream's last
+                // position: what a read must reach to see the state it found.
+                let position = match position {
+                    Some(position) => position,
+                    None => stream_position(&writer.pool, A::TYPE, id)
+                        .await
+                        .map_err(ExecuteError::Api)?,
+                };
                 return Ok(Done {
-                    // Every command of these streams that succeeds appends an event.
-                    position: position.unwrap_or(LogPosition::START),
+                    position,
                     aggregate: context.aggregate,
                 });
             }

@@ -81,6 +81,9 @@ pub trait Directory: Send + Sync {
 
     /// Whether `patient` is assigned to `clinician` with an `approved` status.
     async fn is_assigned(&self, clinician: &str, patient: &str) -> Result<bool, DirectoryError>;
+
+    /// Whether `a` blocks `b` or `b` blocks `a` now (the `block` streams of the log).
+    async fn is_blocked_between(&self, a: &str, b: &str) -> Result<bool, DirectoryError>;
 }
 
 /// The aggregate's cqrs-es `Services`: a shared directory.

@@ -45,6 +45,10 @@ pub enum MessageError {
     PatientMayOnlyReplyToClinician,
     #[error("{POLICY_REFUSAL}")]
     PatientNotAssigned { patient: String },
+    /// One of the two blocks the other: the same answer as any refusal (the blocked user
+    /// learns nothing more).
+    #[error("{POLICY_REFUSAL}")]
+    Blocked,
     #[error("only clinicians may use the clinician channel")]
     NotAClinician,
     #[error("only the participants of a message may do this")]
@@ -75,6 +79,12 @@ pub enum MessageError {
     TooManyRecipients { max: usize, patients: usize },
     #[error("broadcast {0} already exists")]
     AlreadyBroadcast(Uuid),
+    #[error("you cannot block yourself")]
+    SelfBlock,
+    #[error("only patients and clinicians block users")]
+    CannotBlock,
+    #[error("a patient and their clinician cannot block each other; ask an administrator to end the care relationship")]
+    CareTeamBlock,
     #[error("{0}")]
     Directory(#[from] crate::directory::DirectoryError),
 }
@@ -90,18 +100,22 @@ impl MessageError {
             | SelfMessage
             | InvalidTitle
             | SendAtOutOfRange
-            | TooManyRecipients { .. } => ErrorKind::InvalidInput,
+            | TooManyRecipients { .. }
+            | SelfBlock => ErrorKind::InvalidInput,
             UnknownUser(_) | UnknownMessage(_) | UnknownTemplate(_) | UnknownScheduled => {
                 ErrorKind::NotFound
             }
             RoleForbidden { .. }
             | PatientMayOnlyReplyToClinician
             | PatientNotAssigned { .. }
+            | Blocked
             | NotAClinician
             | NotAParticipant
             | NotTheRecipient
             | NotAnAdmin
-            | ClinicianOnly => ErrorKind::Forbidden,
+            | ClinicianOnly
+            | CannotBlock
+            | CareTeamBlock => ErrorKind::Forbidden,
             AlreadySent(_) | NotDeleted | TooManyTemplates(_) | NotPending(_)
             | AlreadyBroadcast(_) => ErrorKind::Conflict,
             Directory(_) => ErrorKind::Internal,

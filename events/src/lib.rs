@@ -12,6 +12,7 @@
 //! message) and a [`Broadcast`] (appended with the messages it sends).
 
 mod aggregate;
+mod block;
 mod broadcast;
 mod commands;
 mod directory;
@@ -24,6 +25,7 @@ mod scheduled;
 mod template;
 
 pub use aggregate::{Message, MessageState};
+pub use block::{block_stream, Block, BlockCommand, BlockEvent, BLOCK_AGGREGATE_TYPE};
 pub use broadcast::{
     broadcast_message_id, Broadcast, BroadcastCommand, BroadcastEvent, BroadcastSent,
     BROADCAST_AGGREGATE_TYPE, MAX_BROADCAST_RECIPIENTS,

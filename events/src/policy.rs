@@ -6,7 +6,8 @@ use crate::limits::MAX_SUBJECT_CHARS;
 
 /// Checks that `sender` may write to `recipient`. `is_reply` is true when the message answers a
 /// message between the same two people (a patient may write to a clinician only then).
-/// Asks the directory for the clinician approval only when the roles need it.
+/// Asks the directory for the clinician approval only when the roles need it, and whether one
+/// blocks the other only when no approval links them (blocks never stand across one).
 pub async fn check_policy(
     directory: &dyn Directory,
     sender: &UserInfo,
@@ -15,9 +16,23 @@ pub async fn check_policy(
 ) -> Result<(), MessageError> {
     use Role::*;
     match (sender.role, recipient.role) {
-        (Patient, Patient) | (Clinician, Clinician) => Ok(()),
-        (Patient, Clinician) if is_reply => Ok(()),
+        (Patient, Patient) | (Clinician, Clinician) => {
+            not_blocked(directory, sender, recipient).await
+        }
+        // A patient answers their own clinician whatever happened (no block across an
+        // approval); anyone else's clinician unless one of them blocked the other.
+        (Patient, Clinician) if is_reply => {
+            if directory
+                .is_assigned(&recipient.username, &sender.username)
+                .await?
+            {
+                Ok(())
+            } else {
+                not_blocked(directory, sender, recipient).await
+            }
+        }
         (Patient, Clinician) => Err(MessageError::PatientMayOnlyReplyToClinician),
+        // The approval is required, and no block stands across an approval.
         (Clinician, Patient) => {
             if directory
                 .is_assigned(&sender.username, &recipient.username)
@@ -34,6 +49,22 @@ pub async fn check_policy(
             sender: sender_role,
             recipient: recipient_role,
         }),
+    }
+}
+
+/// Refuses, with the ordinary policy answer, when either of the two blocks the other.
+async fn not_blocked(
+    directory: &dyn Directory,
+    sender: &UserInfo,
+    recipient: &UserInfo,
+) -> Result<(), MessageError> {
+    if directory
+        .is_blocked_between(&sender.username, &recipient.username)
+        .await?
+    {
+        Err(MessageError::Blocked)
+    } else {
+        Ok(())
     }
 }
 

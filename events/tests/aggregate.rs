@@ -32,6 +32,10 @@ impl Directory for Seed {
             .approvals
             .contains(&(clinician.to_owned(), patient.to_owned())))
     }
+
+    async fn is_blocked_between(&self, _: &str, _: &str) -> Result<bool, DirectoryError> {
+        Ok(false)
+    }
 }
 
 struct Unreachable;
@@ -43,6 +47,10 @@ impl Directory for Unreachable {
     }
 
     async fn is_assigned(&self, _: &str, _: &str) -> Result<bool, DirectoryError> {
+        Err(DirectoryError::Store("connection refused".into()))
+    }
+
+    async fn is_blocked_between(&self, _: &str, _: &str) -> Result<bool, DirectoryError> {
         Err(DirectoryError::Store("connection refused".into()))
     }
 }

@@ -34,6 +34,10 @@ impl Directory for Seed {
     async fn is_assigned(&self, clinician: &str, patient: &str) -> Result<bool, DirectoryError> {
         Ok(self.0.iter().any(|(c, p)| *c == clinician && *p == patient))
     }
+
+    async fn is_blocked_between(&self, _: &str, _: &str) -> Result<bool, DirectoryError> {
+        Ok(false)
+    }
 }
 
 fn seed() -> Seed {

@@ -29,6 +29,10 @@ impl Directory for Seed {
     async fn is_assigned(&self, clinician: &str, patient: &str) -> Result<bool, DirectoryError> {
         Ok((clinician, patient) == ("dr_carol", "alice"))
     }
+
+    async fn is_blocked_between(&self, _: &str, _: &str) -> Result<bool, DirectoryError> {
+        Ok(false)
+    }
 }
 
 fn framework() -> TestFramework<Message> {

@@ -19,90 +19,15 @@ mod support;
 
 use support::*;
 
-/// The seeded demo database and a gateway on it (scheduler polling every 100 ms).
-async fn seeded_gateway(options: &PgConnectOptions) -> (String, Running, Client) {
-    let url = database_url(options);
-    assert!(hs_admin(&url, &["migrate"]).status.success());
-    assert!(hs_admin(&url, &["seed-demo"]).status.success());
-    let gateway = spawn_gateway(&url, &[("SCHEDULER_POLL_MS", "100".to_owned())]).await;
-    let client = Client::new(gateway.port);
-    (url, gateway, client)
-}
-
-/// One request; the status code and the JSON body (`Null` when empty).
-async fn call(
-    client: &Client,
-    method: &str,
-    path: &str,
-    session: &Login,
-    body: Option<Value>,
-) -> (u16, Value, String) {
-    let body = body.map(|b| b.to_string());
-    let (status, headers, answer) = client
-        .request(method, path, Some(session), body.as_deref(), None)
-        .await;
-    let code = status
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let json = serde_json::from_str(&answer).unwrap_or(Value::Null);
-    let token = header(&headers, "x-consistency-token").unwrap_or_default();
-    (code, json, token)
-}
-
-/// A read that waits for `token` (the effect of the caller's last command).
-async fn read(client: &Client, path: &str, session: &Login, token: &str) -> Value {
-    let (status, _, answer) = client
-        .request(
-            "GET",
-            path,
-            Some(session),
-            None,
-            Some(token).filter(|t| !t.is_empty()),
-        )
-        .await;
-    assert!(
-        status.starts_with("HTTP/1.1 200"),
-        "{path}: {status} {answer}"
-    );
-    serde_json::from_str(&answer).expect("json")
-}
-
-/// A POST with an `Idempotency-Key`; the status and the JSON body.
-async fn keyed_post(
-    client: &Client,
-    path: &str,
-    session: &Login,
-    key: &str,
-    body: &Value,
-) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}{path}", client.port))
-        .header("cookie", &session.cookie)
-        .header("x-csrf-token", &session.csrf)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("answer");
-    let status = response.status().as_u16();
-    (
-        status,
-        response.json::<Value>().await.unwrap_or(Value::Null),
-    )
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<none>")
-}
+/// The scheduler polling every 100 ms.
+const QUICK_SCHEDULER: [(&str, &str); 1] = [("SCHEDULER_POLL_MS", "100")];
 
 #[sqlx::test]
 async fn templates_are_a_clinicians_own_with_limits_and_a_cap(
     _: PgPoolOptions,
     options: PgConnectOptions,
 ) {
-    let (url, _gateway, client) = seeded_gateway(&options).await;
+    let (url, _gateway, client) = seeded_gateway(&options, &QUICK_SCHEDULER).await;
     let carol = client.login("dr_carol").await;
     let dave = client.login("dr_dave").await;
     let alice = client.login("alice").await;
@@ -254,7 +179,7 @@ async fn a_scheduled_message_is_listed_changed_cancelled_and_refused_by_the_rule
     _: PgPoolOptions,
     options: PgConnectOptions,
 ) {
-    let (_url, _gateway, client) = seeded_gateway(&options).await;
+    let (_url, _gateway, client) = seeded_gateway(&options, &QUICK_SCHEDULER).await;
     let carol = client.login("dr_carol").await;
     let alice = client.login("alice").await;
     let bob = client.login("bob").await;
@@ -503,7 +428,7 @@ async fn the_gateway_delivers_a_due_message_within_two_seconds_as_an_ordinary_me
     _: PgPoolOptions,
     options: PgConnectOptions,
 ) {
-    let (url, _gateway, client) = seeded_gateway(&options).await;
+    let (url, _gateway, client) = seeded_gateway(&options, &QUICK_SCHEDULER).await;
     let pool = PgPool::connect(&url).await.expect("pool");
     let writer = writer(&pool);
     let send_at = Utc::now() + chrono::Duration::milliseconds(1500);
@@ -679,7 +604,7 @@ async fn a_revoked_approval_turns_a_scheduled_message_into_a_failure_with_a_reas
     _: PgPoolOptions,
     options: PgConnectOptions,
 ) {
-    let (url, _gateway, client) = seeded_gateway(&options).await;
+    let (url, _gateway, client) = seeded_gateway(&options, &QUICK_SCHEDULER).await;
     let pool = PgPool::connect(&url).await.expect("pool");
     let carol = client.login("dr_carol").await;
     let (status, created, _) = call(
@@ -741,7 +666,7 @@ async fn a_broadcast_reaches_each_approved_patient_once_even_when_repeated(
     _: PgPoolOptions,
     options: PgConnectOptions,
 ) {
-    let (url, _gateway, client) = seeded_gateway(&options).await;
+    let (url, _gateway, client) = seeded_gateway(&options, &QUICK_SCHEDULER).await;
     let pool = PgPool::connect(&url).await.expect("pool");
     for patient in ["erin", "frank"] {
         accounts::create_user(

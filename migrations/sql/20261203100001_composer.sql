@@ -1,8 +1,11 @@
--- The clinician tools' read models (issue 14): the `composer` projection, folded from the
--- `template_book` and `scheduled_message` streams (`projections/src/read_models/composer.rs`):
+-- What users keep for themselves about whom and what they write (issues 14 and 15): the
+-- `composer` projection, folded from the `template_book`, `scheduled_message` and `block`
+-- streams (`projections/src/read_models/composer.rs`):
 --   templates           a clinician's live templates (a deleted one leaves no row);
 --   scheduled_messages  every scheduled message of an author with its status; the scheduler
---                       finds the due ones through the partial index of the pending ones.
+--                       finds the due ones through the partial index of the pending ones;
+--   blocks              who blocks whom now (`GET /api/messages/blocked`; the messaging policy
+--                       reads the `block` streams of the log itself, not this table).
 -- The log holds no event of these streams before this migration (the code that writes them
 -- comes with it), so the projection starts where the mailbox projection stands.
 
@@ -38,6 +41,12 @@ BEGIN
         -- The scheduler's due messages.
         CREATE INDEX scheduled_messages_due_idx
             ON %1$I.scheduled_messages (send_at, scheduled_id) WHERE status = 'pending';
+        CREATE TABLE %1$I.blocks (
+            blocker    text        NOT NULL,
+            blocked    text        NOT NULL,
+            blocked_at timestamptz NOT NULL,
+            PRIMARY KEY (blocker, blocked)
+        );
     $ddl$, target_schema);
 END
 $fn$;

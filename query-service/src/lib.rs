@@ -36,11 +36,11 @@ pub use cursor::CursorKey;
 pub use db::{pg_config, pg_config_from_sqlx, read_pool};
 pub use error::QueryError;
 pub use handlers::{
-    AccessLogEntry, AccessLogResponse, AuditLogEntry, AuditLogResponse, ConversationResponse,
-    ConversationSummary, DeletedMessage, DeletedResponse, InboxResponse, LastMessage,
-    PatientSummary, PatientsResponse, Recipient, RecipientsResponse, ScheduledEntry,
-    ScheduledResponse, SearchHit, SearchResponse, SentMessage, SentResponse, Template,
-    TemplatesResponse, ThreadMessage, TriageEntry, TriageResponse, UnreadCount,
+    AccessLogEntry, AccessLogResponse, AuditLogEntry, AuditLogResponse, BlockedResponse,
+    BlockedUser, ConversationResponse, ConversationSummary, DeletedMessage, DeletedResponse,
+    InboxResponse, LastMessage, PatientSummary, PatientsResponse, Recipient, RecipientsResponse,
+    ScheduledEntry, ScheduledResponse, SearchHit, SearchResponse, SentMessage, SentResponse,
+    Template, TemplatesResponse, ThreadMessage, TriageEntry, TriageResponse, UnreadCount,
 };
 pub use openapi::openapi;
 pub use progress::ProgressTracker;
@@ -68,6 +68,7 @@ pub fn routes(state: QueryState) -> Router {
         .route("/api/messages/unread-count", get(unread::get_unread_count))
         .route("/api/messages/templates", get(composer::get_templates))
         .route("/api/messages/scheduled", get(composer::get_scheduled))
+        .route("/api/messages/blocked", get(composer::get_blocked))
         .route("/api/clinician/patients", get(clinician::get_patients))
         .route("/api/clinician/triage", get(clinician::get_triage))
         .route(

@@ -20,6 +20,7 @@ use crate::handlers::{
         clinician::get_triage,
         composer::get_templates,
         composer::get_scheduled,
+        composer::get_blocked,
         admin::get_deleted_messages,
         audit_log::get_audit_log,
         access_log::get_access_log,

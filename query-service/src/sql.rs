@@ -170,6 +170,14 @@ WHERE author = $1 AND (send_at, scheduled_id) > ($2, $3)
 ORDER BY send_at, scheduled_id
 LIMIT $4";
 
+/// The users `$1` blocks, the most recent block first.
+pub const BLOCKED: &str = "
+SELECT b.blocked, coalesce(u.display_name, b.blocked), b.blocked_at
+FROM blocks b
+LEFT JOIN users u ON u.username = b.blocked
+WHERE b.blocker = $1
+ORDER BY b.blocked_at DESC, b.blocked";
+
 /// Every statement, by name.
 pub const ALL: &[(&str, &str)] = &[
     ("inbox", INBOX),
@@ -185,4 +193,5 @@ pub const ALL: &[(&str, &str)] = &[
     ("deleted", DELETED),
     ("templates", TEMPLATES),
     ("scheduled", SCHEDULED),
+    ("blocked", BLOCKED),
 ];

@@ -94,6 +94,8 @@ async fn generate(pool: &PgPool) -> Result<()> {
                 'Later ' || i, timestamp '2026-01-01' + i * interval '5 minutes',
                 CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'sent' END, NULL, NULL, now()
          FROM generate_series(1, 100000) i",
+        "INSERT INTO blocks (blocker, blocked, blocked_at)
+         SELECT 'u' || (1 + i % 1000), 'v' || i, now() FROM generate_series(1, 20000) i",
     ] {
         sqlx::query(statement).execute(pool).await?;
     }
@@ -319,6 +321,13 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             "scheduled",
             sql::SCHEDULED,
             vec!["'u1'", deep, max_id, "21"],
+        ),
+        ("blocked", sql::BLOCKED, vec!["'u1'"]),
+        // On every send between two patients or two clinicians.
+        (
+            "policy: blocks",
+            accounts::IS_BLOCKED_BETWEEN,
+            vec!["'u1'", "'u2'"],
         ),
         (
             "scheduler: due",

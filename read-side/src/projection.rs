@@ -15,7 +15,8 @@ pub enum Projection {
     Mailbox,
     /// `audit_log`: one hash-chained entry per event, whatever its type.
     AuditLog,
-    /// `templates` and `scheduled_messages` (the clinician tools of the compose form).
+    /// `templates`, `scheduled_messages` and `blocks`: what users keep for themselves about
+    /// whom and what they write.
     Composer,
 }
 
@@ -51,7 +52,7 @@ impl Projection {
                 "triage_replies",
             ],
             Projection::AuditLog => &["audit_log"],
-            Projection::Composer => &["templates", "scheduled_messages"],
+            Projection::Composer => &["templates", "scheduled_messages", "blocks"],
         }
     }
 }

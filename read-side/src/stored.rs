@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use events::{
-    LogPosition, MessageEvent, ScheduledEvent, TemplateEvent, AGGREGATE_TYPE,
-    SCHEDULED_AGGREGATE_TYPE, TEMPLATE_AGGREGATE_TYPE,
+    BlockEvent, LogPosition, MessageEvent, ScheduledEvent, TemplateEvent, AGGREGATE_TYPE,
+    BLOCK_AGGREGATE_TYPE, SCHEDULED_AGGREGATE_TYPE, TEMPLATE_AGGREGATE_TYPE,
 };
 use serde::de::DeserializeOwned;
 use sqlx::postgres::PgRow;
@@ -82,6 +82,11 @@ impl StoredEvent {
     /// A scheduled message's event, or `None` for another aggregate type.
     pub fn scheduled_event(&self) -> Result<Option<ScheduledEvent>, LogError> {
         self.decode(SCHEDULED_AGGREGATE_TYPE, ScheduledEvent::name)
+    }
+
+    /// A block's event, or `None` for another aggregate type.
+    pub fn block_event(&self) -> Result<Option<BlockEvent>, LogError> {
+        self.decode(BLOCK_AGGREGATE_TYPE, BlockEvent::name)
     }
 
     fn decode<E: DeserializeOwned>(

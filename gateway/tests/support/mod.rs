@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -344,4 +345,88 @@ pub fn router(pool: PgPool) -> axum::Router {
         &web_dir(),
         64 * 1024,
     )
+}
+
+// JSON calls through the real gateway, as its clients make them.
+
+/// The seeded demo database and a gateway on it with `env`.
+pub async fn seeded_gateway(
+    options: &PgConnectOptions,
+    env: &[(&str, &str)],
+) -> (String, Running, Client) {
+    let url = database_url(options);
+    assert!(hs_admin(&url, &["migrate"]).status.success());
+    assert!(hs_admin(&url, &["seed-demo"]).status.success());
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    let gateway = spawn_gateway(&url, &env).await;
+    let client = Client::new(gateway.port);
+    (url, gateway, client)
+}
+
+/// One request; the status code and the JSON body (`Null` when empty).
+pub async fn call(
+    client: &Client,
+    method: &str,
+    path: &str,
+    session: &Login,
+    body: Option<Value>,
+) -> (u16, Value, String) {
+    let body = body.map(|b| b.to_string());
+    let (status, headers, answer) = client
+        .request(method, path, Some(session), body.as_deref(), None)
+        .await;
+    let code = status
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let json = serde_json::from_str(&answer).unwrap_or(Value::Null);
+    let token = header(&headers, "x-consistency-token").unwrap_or_default();
+    (code, json, token)
+}
+
+/// A read that waits for `token` (the effect of the caller's last command).
+pub async fn read(client: &Client, path: &str, session: &Login, token: &str) -> Value {
+    let (status, _, answer) = client
+        .request(
+            "GET",
+            path,
+            Some(session),
+            None,
+            Some(token).filter(|t| !t.is_empty()),
+        )
+        .await;
+    assert!(
+        status.starts_with("HTTP/1.1 200"),
+        "{path}: {status} {answer}"
+    );
+    serde_json::from_str(&answer).expect("json")
+}
+
+/// A POST with an `Idempotency-Key`; the status and the JSON body.
+pub async fn keyed_post(
+    client: &Client,
+    path: &str,
+    session: &Login,
+    key: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}{path}", client.port))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json::<Value>().await.unwrap_or(Value::Null),
+    )
+}
+
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<none>")
 }

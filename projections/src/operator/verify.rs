@@ -59,6 +59,7 @@ fn key_columns(table: &str) -> &'static str {
         "triage_replies" => "clinician || '/' || patient || '/' || message_id",
         "templates" => "template_id::text",
         "scheduled_messages" => "scheduled_id::text",
+        "blocks" => "blocker || '/' || blocked",
         _ => "left(d::text, 60)",
     }
 }

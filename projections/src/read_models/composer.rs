@@ -1,4 +1,5 @@
-//! The `composer` projection: a clinician's `templates` and everyone's `scheduled_messages`.
+//! The `composer` projection: a clinician's `templates`, everyone's `scheduled_messages` and
+//! `blocks`.
 //!
 //! A batch is folded per row first, in commit order: a template becomes its last text or
 //! nothing (deleted); a scheduled message scheduled in the batch becomes one complete row, any
@@ -7,7 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use events::{ScheduledEvent, ScheduledStatus, TemplateEvent};
+use events::{BlockEvent, ScheduledEvent, ScheduledStatus, TemplateEvent};
 use read_side::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -102,6 +103,8 @@ pub(crate) async fn apply(
 ) -> Result<(), ProjectorError> {
     let mut templates: HashMap<Uuid, Option<Template>> = HashMap::new();
     let mut scheduled: HashMap<Uuid, Scheduled> = HashMap::new();
+    // Per (blocker, blocked): blocked since, or unblocked (the last event wins).
+    let mut blocks: HashMap<(String, String), Option<DateTime<Utc>>> = HashMap::new();
     for stored in events {
         if let Some(event) = stored.template_event()? {
             let id = event.template_id();
@@ -136,10 +139,61 @@ pub(crate) async fn apply(
                 .entry(event.scheduled_id())
                 .or_default()
                 .apply(event);
+        } else if let Some(event) = stored.block_event()? {
+            match event {
+                BlockEvent::UserBlocked {
+                    blocker,
+                    blocked,
+                    blocked_at,
+                } => blocks.insert((blocker, blocked), Some(blocked_at)),
+                BlockEvent::UserUnblocked {
+                    blocker, blocked, ..
+                } => blocks.insert((blocker, blocked), None),
+            };
         }
     }
     write_templates(conn, templates).await?;
     write_scheduled(conn, scheduled).await?;
+    write_blocks(conn, blocks).await?;
+    Ok(())
+}
+
+async fn write_blocks(
+    conn: &mut PgConnection,
+    blocks: HashMap<(String, String), Option<DateTime<Utc>>>,
+) -> Result<(), sqlx::Error> {
+    if blocks.is_empty() {
+        return Ok(());
+    }
+    let (mut blockers, mut blocked, mut times) = (vec![], vec![], vec![]);
+    for ((blocker, who), at) in blocks {
+        blockers.push(blocker);
+        blocked.push(who);
+        times.push(at);
+    }
+    // Lifted blocks lose their row; the others get it, with the time of their last block.
+    sqlx::query(
+        "DELETE FROM blocks x
+         USING unnest($1::text[], $2::text[], $3::timestamptz[]) AS b (blocker, blocked, at)
+         WHERE b.at IS NULL AND x.blocker = b.blocker AND x.blocked = b.blocked",
+    )
+    .bind(&blockers)
+    .bind(&blocked)
+    .bind(&times)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO blocks (blocker, blocked, blocked_at)
+         SELECT blocker, blocked, at
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS b (blocker, blocked, at)
+         WHERE at IS NOT NULL
+         ON CONFLICT (blocker, blocked) DO UPDATE SET blocked_at = excluded.blocked_at",
+    )
+    .bind(&blockers)
+    .bind(&blocked)
+    .bind(&times)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -12,8 +12,8 @@ use chrono::Utc;
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateContext, EventStore};
 use events::{
-    Channel, LogPosition, Message, MessageCommand, ReplyToMessage, Role, ScheduledCommand,
-    ScheduledMessage, SendMessage, TemplateBook, TemplateCommand, TemplateText,
+    Block, BlockCommand, Channel, LogPosition, Message, MessageCommand, ReplyToMessage, Role,
+    ScheduledCommand, ScheduledMessage, SendMessage, TemplateBook, TemplateCommand, TemplateText,
 };
 use postgres_es::{postgres_cqrs, PostgresCqrs, PostgresEventRepository};
 use sqlx::PgPool;
@@ -235,6 +235,34 @@ impl World {
         Ok(())
     }
 
+    /// `blocker` blocks `blocked` (or lifts the block).
+    pub async fn block(&self, blocker: &str, blocked: &str, block: bool) -> Result<()> {
+        let (blocker_name, blocked_name, at) = (blocker.to_owned(), blocked.to_owned(), Utc::now());
+        let command = if block {
+            BlockCommand::Block {
+                blocker: blocker_name,
+                blocked: blocked_name,
+                at,
+            }
+        } else {
+            BlockCommand::Unblock {
+                blocker: blocker_name,
+                blocked: blocked_name,
+                at,
+            }
+        };
+        command_service::streams::execute_on::<Block>(
+            &self.writer(),
+            "block",
+            &events::block_stream(blocker, blocked),
+            command,
+            &Self::metadata(blocker),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{blocker}: {e}"))?;
+        Ok(())
+    }
+
     /// Delivers the scheduled message `id` as the scheduler does.
     pub async fn deliver(&self, id: Uuid) -> Result<command_service::scheduler::Delivery> {
         command_service::scheduler::deliver(&self.writer(), id)
@@ -387,5 +415,15 @@ async fn clinician_tools(world: &World) -> Result<()> {
             .is_err(),
         "sent: no longer pending"
     );
+    // Blocks: one lifted after it refused a send, one kept, one blocked again, one refused
+    // across an approval (the patients keep writing to each other after the workload).
+    world.block("bob", "eve", true).await?;
+    assert!(world.send("eve", "bob", None, "blocked").await.is_err());
+    world.block("bob", "eve", false).await?;
+    world.block("eve", "dr_dave", true).await?;
+    world.block("dr_dave", "dr_carol", true).await?;
+    world.block("dr_dave", "dr_carol", false).await?;
+    world.block("dr_dave", "dr_carol", true).await?;
+    assert!(world.block("alice", "dr_carol", true).await.is_err());
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `GET /api/messages/templates`: a clinician's templates; `GET /api/messages/scheduled`: the
-//! caller's scheduled messages (the `composer` projection).
+//! caller's scheduled messages; `GET /api/messages/blocked`: whom the caller blocks (the
+//! `composer` projection).
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -180,4 +181,52 @@ pub async fn get_scheduled(
         scheduled,
         next_cursor,
     }))
+}
+
+/// `GET /api/messages/blocked` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BlockedResponse {
+    pub blocked: Vec<BlockedUser>,
+}
+
+/// A user the caller blocks.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BlockedUser {
+    pub username: String,
+    pub display_name: String,
+    pub blocked_at: DateTime<Utc>,
+}
+
+/// The users the caller blocks, the most recent block first.
+#[utoipa::path(get, path = "/api/messages/blocked", tag = "patient controls",
+    params(("X-Consistency-Token" = Option<String>, Header,
+        description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
+    responses((status = 200, description = "Whom the caller blocks, the most recent first.", body = BlockedResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a malformed X-Consistency-Token.")))]
+pub async fn get_blocked(
+    State(state): State<QueryState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<ApiJson<BlockedResponse>, ApiError> {
+    state.consistent(&headers, &[Projection::Composer]).await?;
+    let client = state.reads().await?;
+    let statement = client
+        .prepare_cached(sql::BLOCKED)
+        .await
+        .map_err(db_error)?;
+    let rows = client
+        .query(&statement, &[&caller.username])
+        .await
+        .map_err(db_error)?;
+    let blocked = rows
+        .iter()
+        .map(|row| {
+            Ok(BlockedUser {
+                username: col(row, 0)?,
+                display_name: col(row, 1)?,
+                blocked_at: col(row, 2)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(ApiJson(BlockedResponse { blocked }))
 }

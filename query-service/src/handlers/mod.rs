@@ -17,7 +17,9 @@ pub use access_log::{AccessLogEntry, AccessLogResponse};
 pub use admin::{DeletedMessage, DeletedResponse};
 pub use audit_log::{AuditLogEntry, AuditLogResponse};
 pub use clinician::{PatientSummary, PatientsResponse, TriageEntry, TriageResponse};
-pub use composer::{ScheduledEntry, ScheduledResponse, Template, TemplatesResponse};
+pub use composer::{
+    BlockedResponse, BlockedUser, ScheduledEntry, ScheduledResponse, Template, TemplatesResponse,
+};
 pub use conversation::{ConversationResponse, ThreadMessage};
 pub use inbox::{ConversationSummary, InboxResponse, LastMessage};
 pub use recipients::{Recipient, RecipientsResponse};
