@@ -49,8 +49,9 @@ export function timeZoneName() {
 }
 
 /**
- * A `datetime-local` input with the API's bounds (min/max refreshed when it gets focus) and a
- * `check()` that sets its custom validity message: call it before `form.reportValidity()`.
+ * A `datetime-local` input and a `check()` that sets its custom validity message from the API's
+ * bounds: call it before `form.reportValidity()`. (No min/max attributes: the browser would tell
+ * its own "Value must be … or later" before our sentence.)
  * Returns `{ input, hint, check, value }`, `value()` being the chosen Date (or null).
  */
 export function sendAtInput({ id, testid, hintId, required = true }) {
@@ -60,17 +61,9 @@ export function sendAtInput({ id, testid, hintId, required = true }) {
   const zone = timeZoneName();
   const hint = h('p', { id: hintId, class: 'hint' },
     `In your local time${zone ? ` (${zone})` : ''}: at least 1 minute and at most 365 days from now.`);
-  const bounds = () => {
-    const now = Date.now();
-    input.min = toLocalInputValue(new Date(now + MIN_AHEAD_MS)); // floored to the minute: never stricter than check()
-    input.max = toLocalInputValue(new Date(now + MAX_AHEAD_MS));
-  };
-  bounds();
-  input.addEventListener('focus', bounds);
   input.addEventListener('input', () => input.setCustomValidity(''));
   const value = () => fromLocalInputValue(input.value);
   function check() {
-    bounds();
     const problem = input.disabled ? '' : sendAtProblem(value());
     input.setCustomValidity(problem);
     return !problem;

@@ -13,6 +13,9 @@ const STATUS_WORDS = {
   failed: 'Not sent',
 };
 
+// What the row's time means, by status.
+const WHEN_WORDS = { pending: 'Sends ', sent: 'Sent ', cancelled: 'Was planned for ', failed: 'Was due ' };
+
 // The scheduler's reasons, as people say them; any other reason is shown as it comes.
 const FAILURE_WORDS = {
   forbidden: 'You were no longer allowed to message this person when it was due (for example, the approval ended).',
@@ -117,7 +120,7 @@ export function scheduledView(ctx) {
         h('span', { class: 'item-name' }, 'To ', s.recipient),
         h('span', { class: `state-tag state-${status}`, testid: 'scheduled-status' }, STATUS_WORDS[status]),
         h('span', { class: 'item-time', testid: 'scheduled-when' },
-          pending ? 'Sends ' : s.status === 'sent' ? 'Sent ' : 'Was due ', timeEl(s.send_at))),
+          WHEN_WORDS[status], timeEl(s.send_at))),
       h('span', { class: 'item-subject' }, s.subject || '(no subject)'),
       h('span', { class: 'item-preview', testid: 'scheduled-content' }, s.content),
       s.status === 'failed'
