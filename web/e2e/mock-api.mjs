@@ -8,7 +8,9 @@
 // GET /api/messages/search-recipients follows the API's rules roughly (a clinician finds the other
 // clinicians and their approved patients, a patient their approved clinicians and the users they
 // have messages with); GET /api/clinician/triage follows the API's ordering and wait rules roughly
-// (median over the answers of the last 90 days); POST /api/admin/users and PUT /api/admin/patient-approvals let tests add
+// (median over the answers of the last 90 days); templates, scheduled messages (a scheduler
+// delivers them every 500 ms, checking the policy again) and broadcast follow "Clinician tools"
+// roughly; POST /api/admin/users and PUT /api/admin/patient-approvals let tests add
 // users of their own.
 //
 //   node web/e2e/mock-api.mjs            # PORT=8099 by default
