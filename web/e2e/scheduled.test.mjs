@@ -265,7 +265,7 @@ describe('Scheduled messages', () => {
         json: {
           scheduled: [
             { ...base, scheduled_id: '00000000-0000-4000-8000-000000000001', content: `Delivered (${WORD})`, send_at: new Date(Date.now() - HOUR).toISOString(), status: 'sent', message_id: '00000000-0000-4000-8000-0000000000aa' },
-            { ...base, scheduled_id: '00000000-0000-4000-8000-000000000002', content: `Refused (${WORD})`, send_at: new Date(Date.now() - HOUR / 2).toISOString(), status: 'failed', failure: 'forbidden' },
+            { ...base, scheduled_id: '00000000-0000-4000-8000-000000000002', content: `Refused (${WORD})`, send_at: new Date(Date.now() - HOUR / 2).toISOString(), status: 'failed', failure: 'you may not send a message to this user' },
           ],
           next_cursor: null,
         },
@@ -280,7 +280,9 @@ describe('Scheduled messages', () => {
       assert.equal(await sent.getByTestId('scheduled-edit').count(), 0);
       const failed = row(page, 'Refused');
       assert.equal(await failed.getByTestId('scheduled-status').innerText(), 'Not sent');
-      assert.match(await failed.getByTestId('scheduled-failure').innerText(), /^Why: \S.+\.$/);
+      assert.equal(await failed.getByTestId('scheduled-failure').innerText(),
+        'Why: When it was due, you were no longer allowed to message this person (for example, the approval had ended).',
+        'the reason in words, not the policy sentence');
       assert.equal(await failed.getByTestId('scheduled-cancel').count(), 0);
       await screenshot(page, 'scheduled-sent-failed');
     } finally {

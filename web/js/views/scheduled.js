@@ -16,21 +16,21 @@ const STATUS_WORDS = {
 // What the row's time means, by status.
 const WHEN_WORDS = { pending: 'Sends ', sent: 'Sent ', cancelled: 'Was planned for ', failed: 'Was due ' };
 
-// The scheduler's reasons, as people say them; any other reason is shown as it comes.
-const FAILURE_WORDS = {
-  forbidden: 'You were no longer allowed to message this person when it was due (for example, the approval ended).',
-  not_found: 'The recipient no longer exists.',
-  approval_revoked: 'The approval between you and this patient ended before it was due.',
-  blocked: 'You were no longer allowed to message this person when it was due.',
-  disabled: 'The recipient’s account was disabled before it was due.',
-};
+// The scheduler's reasons (the delivery's refusal), as people say them; the policy's own sentence
+// is never shown (as errors.js does). Any other reason is shown as it comes, as a sentence.
+const NOT_ALLOWED = 'When it was due, you were no longer allowed to message this person (for example, the approval had ended).';
+const GONE = 'When it was due, the recipient no longer existed.';
+const FAILURE_WORDS = [
+  [/^(forbidden|you may not send a message to this user\.?)$/i, NOT_ALLOWED],
+  [/^(not_found|user `.*` does not exist\.?)$/i, GONE],
+];
 
-/** A failure reason in words: a known code as a sentence, else the reason itself as a sentence. */
+/** A failure reason in words: a known reason as our sentence, else the reason itself as a sentence. */
 export function failureText(failure) {
   const text = typeof failure === 'string' ? failure.trim() : '';
   if (!text) return 'It could not be delivered.';
-  const known = FAILURE_WORDS[text.toLowerCase()];
-  if (known) return known;
+  const known = FAILURE_WORDS.find(([pattern]) => pattern.test(text));
+  if (known) return known[1];
   const words = text.includes(' ') ? text : text.replace(/[_-]+/g, ' ');
   const sentence = `${words[0].toUpperCase()}${words.slice(1)}`;
   return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
