@@ -303,6 +303,8 @@ async function handleApi(req, res, url, body) {
   };
   const publicScheduled = ({ author, ...x }) => x;
   if (method === 'POST' && p === '/api/messages/scheduled') {
+    const key = req.headers['idempotency-key'];
+    if (key && idempotency.has(`${me}:s:${key}`)) return command(201, idempotency.get(`${me}:s:${key}`));
     if (typeof body?.recipient !== 'string' || !body.recipient) fail(400, 'invalid_input', 'recipient is required.');
     if (body.subject != null && (typeof body.subject !== 'string' || body.subject.length > 255)) fail(400, 'invalid_input', 'subject is longer than 255 characters.');
     validText(body.content, 'content', 10000);
@@ -311,6 +313,7 @@ async function handleApi(req, res, url, body) {
     mayMessage(me, body.recipient, false);
     const x = { scheduled_id: randomUUID(), author: me, recipient: body.recipient, subject: body.subject || null, content: body.content, send_at: at, status: 'pending', message_id: null, failure: null };
     scheduled.push(x);
+    if (key) idempotency.set(`${me}:s:${key}`, { scheduled_id: x.scheduled_id, send_at: at });
     return command(201, { scheduled_id: x.scheduled_id, send_at: at });
   }
   if ((method === 'PATCH' || method === 'DELETE') && (match = /^\/api\/messages\/scheduled\/([^/]+)$/.exec(p))) {

@@ -100,6 +100,7 @@ describe('Scheduled messages', () => {
     await byTestId(page, 'compose-send').click();
     const request = await posted;
     assert.ok(request.headers()['x-csrf-token'], 'the CSRF header is sent');
+    assert.ok(request.headers()['idempotency-key'], 'an Idempotency-Key, so a retry schedules it once');
     const body = request.postDataJSON();
     assert.equal(body.recipient, PATIENT.username);
     assert.equal(body.content, first.content);

@@ -154,11 +154,12 @@ export const api = {
       body: { title: title.trim(), subject: optional(subject), content },
     }),
   deleteTemplate: (templateId) => request('DELETE', `/api/messages/templates/${seg(templateId)}`),
-  schedule: ({ recipient, subject, content, send_at: sendAt }) =>
+  schedule: ({ recipient, subject, content, send_at: sendAt }, idempotencyKey) =>
     request('POST', '/api/messages/scheduled', {
       body: { recipient, subject: optional(subject), content, send_at: sendAt },
+      headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : undefined,
     }),
-  /** `changes`: any of {send_at, subject, content}; a blank subject is sent as "" (cleared). */
+  /** `changes`: any of {send_at, subject, content}; `subject: null` removes the subject. */
   updateScheduled: (scheduledId, changes) =>
     request('PATCH', `/api/messages/scheduled/${seg(scheduledId)}`, { body: changes }),
   cancelScheduled: (scheduledId) => request('DELETE', `/api/messages/scheduled/${seg(scheduledId)}`),

@@ -114,10 +114,11 @@ export function composeView(ctx) {
   }
 
   async function schedule(to) {
+    key = key || newIdempotencyKey();
     const when = sendAt.value();
     const res = await ctx.api.schedule({
       recipient: to, subject: subject.value, content: content.value, send_at: when.toISOString(),
-    });
+    }, key);
     const at = new Date(res && res.send_at ? res.send_at : when);
     return `Message to ${to} scheduled for ${fmtWhen.format(at)}. You can change or cancel it under “Scheduled”.`;
   }

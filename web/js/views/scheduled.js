@@ -196,7 +196,7 @@ export function scheduledView(ctx) {
           sendAt.input.setCustomValidity('');
         }
         if (!form.reportValidity()) return;
-        if (subject.value.trim() !== (s.subject || '')) changes.subject = subject.value.trim();
+        if (subject.value.trim() !== (s.subject || '')) changes.subject = subject.value.trim() || null; // null removes it
         if (content.value !== s.content) changes.content = content.value;
         if (Object.keys(changes).length === 0) {
           form.replaceWith(view);
