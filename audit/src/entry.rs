@@ -22,7 +22,8 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
-    /// Event-specific facts that are not clinical content (channel, parent, roles).
+    /// Event-specific facts that are not clinical content (channel, parent, roles, the ids of
+    /// templates, scheduled messages and broadcasts, a scheduled delivery's failure reason).
     pub details: Value,
 }
 
@@ -56,7 +57,9 @@ pub fn audit_entry(event: &LoggedEvent) -> AuditEntry {
         .cloned()
         .unwrap_or(Value::Null);
     let actor = text(&event.metadata, "actor");
-    let participants: Vec<String> = ["sender", "recipient"]
+    // A message's sender, a scheduled message's author, a template's owner, a broadcast's
+    // clinician; then the recipient, when there is one.
+    let participants: Vec<String> = ["sender", "author", "owner", "clinician", "recipient"]
         .into_iter()
         .filter_map(|k| text(&fields, k))
         .collect();
@@ -76,6 +79,15 @@ pub fn audit_entry(event: &LoggedEvent) -> AuditEntry {
         "sender_role",
         "recipient_role",
         "restored_by",
+        "author",
+        "owner",
+        "clinician",
+        "template_id",
+        "scheduled_id",
+        "broadcast_id",
+        "send_at",
+        "reason",
+        "recipients",
     ] {
         if let Some(value) = fields.get(key).filter(|v| !v.is_null()) {
             details.insert(key.to_owned(), value.clone());
@@ -89,9 +101,12 @@ pub fn audit_entry(event: &LoggedEvent) -> AuditEntry {
         occurred_at: event.recorded_at,
         actor,
         action: action_name(&event.event_type),
-        message_id: (event.aggregate_type == events::AGGREGATE_TYPE)
-            .then(|| event.aggregate_id.parse().ok())
-            .flatten(),
+        // A message's own events, and the delivery of a scheduled one, name the message.
+        message_id: if event.aggregate_type == events::AGGREGATE_TYPE {
+            event.aggregate_id.parse().ok()
+        } else {
+            text(&fields, "message_id").and_then(|id| id.parse().ok())
+        },
         counterpart,
         participants,
         request_id: text(&event.metadata, "request_id"),

@@ -44,7 +44,7 @@ pub async fn execute_batch(
             Ok(decided) => decided,
             Err(err) => return failed(name, commands, err),
         };
-        match append_events(&state.pool, AGGREGATE_TYPE, &decided.events).await {
+        match append_events(&state.pool, &decided.events).await {
             Ok(position) => {
                 if position.is_some() {
                     state.signal.committed().await;

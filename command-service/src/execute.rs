@@ -221,22 +221,7 @@ pub async fn last_position(
     state: &CommandState,
     aggregate_id: &str,
 ) -> Result<LogPosition, ApiError> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT transaction_id::text, global_position FROM events
-         WHERE aggregate_type = $1 AND aggregate_id = $2
-         ORDER BY sequence DESC LIMIT 1",
-    )
-    .bind(AGGREGATE_TYPE)
-    .bind(aggregate_id)
-    .fetch_optional(&state.pool)
-    .await?;
-    match row {
-        None => Ok(LogPosition::START),
-        Some((xid, global_position)) => Ok(LogPosition {
-            transaction_id: xid.parse().map_err(ApiError::internal)?,
-            global_position,
-        }),
-    }
+    crate::streams::stream_position(&state.pool, AGGREGATE_TYPE, aggregate_id).await
 }
 
 /// The message as its events tell it, or `None` when it was never sent.

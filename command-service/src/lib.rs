@@ -10,21 +10,28 @@
 mod admin;
 mod app;
 mod batch;
+mod broadcast;
 mod execute;
 mod idempotency;
 mod messages;
 mod metadata;
 mod openapi;
 mod receipts;
+mod scheduled;
+pub mod scheduler;
 mod signal;
 mod state;
 mod store;
+pub mod streams;
+mod templates;
 
 pub use app::{Application, CommandSettings};
+pub use metadata::EventMetadata;
 pub use openapi::openapi;
 pub use signal::CommitSignal;
 pub use state::CommandState;
 pub use store::EVENTS_OF_AGGREGATE;
+pub use streams::Writer;
 
 use axum::routing::{delete, patch, post, put};
 use axum::Router;
@@ -38,6 +45,20 @@ pub fn routes(state: CommandState) -> Router {
         .route(
             "/api/clinician/message",
             post(messages::send_clinician_message),
+        )
+        .route("/api/messages/templates", post(templates::create_template))
+        .route(
+            "/api/messages/templates/{id}",
+            put(templates::change_template).delete(templates::delete_template),
+        )
+        .route("/api/messages/scheduled", post(scheduled::schedule_message))
+        .route(
+            "/api/messages/scheduled/{id}",
+            patch(scheduled::change_scheduled).delete(scheduled::cancel_scheduled),
+        )
+        .route(
+            "/api/clinician/messages/broadcast",
+            post(broadcast::broadcast),
         )
         .route("/api/messages/{id}/read", patch(receipts::mark_read))
         .route(

@@ -31,6 +31,18 @@ impl EventMetadata {
         Self(metadata)
     }
 
+    /// The metadata of what the scheduler does for `author` (whose message it delivers): the
+    /// author is the actor, and the request is the scheduler's, named by the scheduled id.
+    pub fn scheduler(author: &str, role: &str, scheduled_id: uuid::Uuid) -> Self {
+        let request = format!("scheduler:{scheduled_id}");
+        Self(HashMap::from([
+            ("actor".to_owned(), author.to_owned()),
+            ("role".to_owned(), role.to_owned()),
+            ("request_id".to_owned(), request.clone()),
+            ("correlation_id".to_owned(), request),
+        ]))
+    }
+
     /// The key-value pairs, as cqrs-es stores them.
     pub fn pairs(&self) -> &HashMap<String, String> {
         &self.0

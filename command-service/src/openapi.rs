@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{admin, messages, receipts};
+use crate::{admin, broadcast, messages, receipts, scheduled, templates};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,13 @@ use crate::{admin, messages, receipts};
         receipts::mark_conversation_read,
         receipts::delete_message,
         receipts::restore_message,
+        templates::create_template,
+        templates::change_template,
+        templates::delete_template,
+        scheduled::schedule_message,
+        scheduled::change_scheduled,
+        scheduled::cancel_scheduled,
+        broadcast::broadcast,
         admin::create_user,
         admin::set_patient_approval,
         admin::disable_user,
@@ -24,6 +31,7 @@ use crate::{admin, messages, receipts};
     components(schemas(http_edge::ErrorBody, http_edge::ErrorDetail)),
     tags((name = "commands", description = "Changes to messages; each answers X-Consistency-Token"),
          (name = "admin", description = "Administration"),
+         (name = "clinician tools", description = "Templates, scheduled messages and broadcasts"),
          (name = "sessions", description = "Login, logout and CSRF"))
 )]
 struct CommandApi;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::signal::CommitSignal;
 use crate::store::EventStore;
+use crate::streams::Writer;
 
 /// cqrs-es over the events table, appending through [`EventStore`].
 pub type MessageStore = PersistedEventStore<EventStore, Message>;
@@ -41,6 +42,15 @@ impl CommandState {
             store: Arc::new(store),
             signal,
             directory: Arc::new(directory),
+        }
+    }
+
+    /// What the commands on the clinician tools' streams append with.
+    pub fn writer(&self) -> Writer {
+        Writer {
+            pool: self.pool.clone(),
+            directory: self.directory.clone(),
+            signal: self.signal.clone(),
         }
     }
 

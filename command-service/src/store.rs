@@ -115,17 +115,18 @@ pub async fn events_of_many(
         .collect()
 }
 
-/// Appends `events` (of one aggregate or several) in one statement, hence one transaction, and
+/// Appends `events` (of one aggregate or several, of one aggregate type or several: a scheduled
+/// delivery appends its message and its status together) in one statement, hence one transaction, and
 /// returns the position of the last one (`None` when there are none). Another writer's event at
 /// one of their sequences fails them all with the optimistic-concurrency conflict.
 pub async fn append_events(
     pool: &PgPool,
-    aggregate_type: &str,
     events: &[SerializedEvent],
 ) -> Result<Option<LogPosition>, PersistenceError> {
     if events.is_empty() {
         return Ok(None);
     }
+    let mut aggregate_types = Vec::with_capacity(events.len());
     let mut ids = Vec::with_capacity(events.len());
     let mut sequences = Vec::with_capacity(events.len());
     let mut types = Vec::with_capacity(events.len());
@@ -133,6 +134,7 @@ pub async fn append_events(
     let mut payloads = Vec::with_capacity(events.len());
     let mut metadata = Vec::with_capacity(events.len());
     for event in events {
+        aggregate_types.push(event.aggregate_type.clone());
         ids.push(event.aggregate_id.clone());
         sequences.push(i64::try_from(event.sequence).map_err(unknown)?);
         types.push(event.event_type.clone());
@@ -146,16 +148,16 @@ pub async fn append_events(
         "WITH appended AS (
              INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
                                  event_version, payload, metadata)
-             SELECT $1, e.id, e.seq, e.type, e.version, e.payload, e.metadata
-             FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[],
-                         $7::jsonb[]) WITH ORDINALITY
-                  AS e(id, seq, type, version, payload, metadata, ord)
+             SELECT e.aggregate_type, e.id, e.seq, e.type, e.version, e.payload, e.metadata
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+                         $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
+                  AS e(aggregate_type, id, seq, type, version, payload, metadata, ord)
              ORDER BY e.ord
              RETURNING transaction_id, global_position)
          SELECT transaction_id::text, global_position FROM appended
          ORDER BY global_position DESC LIMIT 1",
     )
-    .bind(aggregate_type)
+    .bind(&aggregate_types)
     .bind(&ids)
     .bind(&sequences)
     .bind(&types)
@@ -245,7 +247,7 @@ impl PersistedEventRepository for EventStore {
                 "snapshots are not configured for this store".into(),
             ));
         }
-        let position = append_events(&self.pool, A::TYPE, events).await?;
+        let position = append_events(&self.pool, events).await?;
         // Outside `capture_append` (a caller that does not ask) there is nowhere to report to.
         let _ = LAST_APPEND.try_with(|slot| slot.set(position.or(slot.get())));
         Ok(())

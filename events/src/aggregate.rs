@@ -177,7 +177,9 @@ impl Message {
             return Err(MessageError::SelfMessage);
         }
         let (sender, recipient) = participants(directory, &cmd.sender, &cmd.recipient).await?;
-        if cmd.channel == Channel::Clinician && sender.role != Role::Clinician {
+        if matches!(cmd.channel, Channel::Clinician | Channel::Broadcast)
+            && sender.role != Role::Clinician
+        {
             return Err(MessageError::NotAClinician);
         }
         check_policy(directory, &sender, &recipient, false).await?;

@@ -57,6 +57,24 @@ pub enum MessageError {
     AlreadySent(Uuid),
     #[error("message is not deleted by anyone")]
     NotDeleted,
+    #[error("a template title must be one line of 1 to 100 characters with a visible one")]
+    InvalidTitle,
+    #[error("template {0} does not exist")]
+    UnknownTemplate(Uuid),
+    #[error("at most {0} templates per clinician; delete one first")]
+    TooManyTemplates(usize),
+    #[error("only clinicians keep templates and broadcast")]
+    ClinicianOnly,
+    #[error("send_at must be at least 1 minute and at most 365 days ahead")]
+    SendAtOutOfRange,
+    #[error("no such scheduled message")]
+    UnknownScheduled,
+    #[error("scheduled message is {0}, not pending")]
+    NotPending(&'static str),
+    #[error("a broadcast goes to at most {max} patients; this clinician has {patients}")]
+    TooManyRecipients { max: usize, patients: usize },
+    #[error("broadcast {0} already exists")]
+    AlreadyBroadcast(Uuid),
     #[error("{0}")]
     Directory(#[from] crate::directory::DirectoryError),
 }
@@ -66,18 +84,26 @@ impl MessageError {
     pub fn kind(&self) -> ErrorKind {
         use MessageError::*;
         match self {
-            InvalidContent | SubjectTooLong | InvalidUsername(_) | SelfMessage => {
-                ErrorKind::InvalidInput
+            InvalidContent
+            | SubjectTooLong
+            | InvalidUsername(_)
+            | SelfMessage
+            | InvalidTitle
+            | SendAtOutOfRange
+            | TooManyRecipients { .. } => ErrorKind::InvalidInput,
+            UnknownUser(_) | UnknownMessage(_) | UnknownTemplate(_) | UnknownScheduled => {
+                ErrorKind::NotFound
             }
-            UnknownUser(_) | UnknownMessage(_) => ErrorKind::NotFound,
             RoleForbidden { .. }
             | PatientMayOnlyReplyToClinician
             | PatientNotAssigned { .. }
             | NotAClinician
             | NotAParticipant
             | NotTheRecipient
-            | NotAnAdmin => ErrorKind::Forbidden,
-            AlreadySent(_) | NotDeleted => ErrorKind::Conflict,
+            | NotAnAdmin
+            | ClinicianOnly => ErrorKind::Forbidden,
+            AlreadySent(_) | NotDeleted | TooManyTemplates(_) | NotPending(_)
+            | AlreadyBroadcast(_) => ErrorKind::Conflict,
             Directory(_) => ErrorKind::Internal,
         }
     }

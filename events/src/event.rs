@@ -21,6 +21,10 @@ pub enum Channel {
     Clinician,
     /// `POST /api/messages/{id}/reply`
     Reply,
+    /// Delivered by the scheduler (`POST /api/messages/scheduled`).
+    Scheduled,
+    /// One of a clinician's broadcast (`POST /api/clinician/messages/broadcast`).
+    Broadcast,
 }
 
 impl Channel {
@@ -30,6 +34,8 @@ impl Channel {
             Channel::Direct => "direct",
             Channel::Clinician => "clinician",
             Channel::Reply => "reply",
+            Channel::Scheduled => "scheduled",
+            Channel::Broadcast => "broadcast",
         }
     }
 }

@@ -118,6 +118,8 @@ pub struct Application {
     account_changes: Option<(ChangeListener, CancellationToken)>,
     /// The in-process projector (single-machine mode) and its stop signal.
     projector: Option<(JoinHandle<()>, CancellationToken)>,
+    /// The in-process scheduler of scheduled messages (single-machine mode).
+    scheduler: Option<(JoinHandle<()>, CancellationToken)>,
     /// The access log's writer: it flushes and ends once the router is dropped.
     access_writer: Option<JoinHandle<()>>,
     /// The live-notification fan-out (single-process mode): its streams end when serving stops.
@@ -136,6 +138,7 @@ impl Application {
         migrations::MIGRATOR.run(&pool).await?;
         let commits = Arc::new(Notify::new());
         let mut projector = None;
+        let mut scheduler = None;
         let mut access_writer = None;
         let mut purger = None;
         let mut account_changes = None;
@@ -176,6 +179,15 @@ impl Application {
                     CommitSignal::relay_to_postgres(pool.clone(), settings.notify_debounce),
                 );
                 let commands = CommandState::new(pool.clone(), edge, signal);
+                let stop_scheduling = CancellationToken::new();
+                scheduler = Some((
+                    command_service::scheduler::spawn(
+                        commands.writer(),
+                        command_service::scheduler::SchedulerSettings::from_env()?,
+                        stop_scheduling.clone(),
+                    ),
+                    stop_scheduling,
+                ));
                 // One listener for the process: the edge (and its sessions) is shared with the
                 // query side.
                 let stop_listening = CancellationToken::new();
@@ -214,6 +226,7 @@ impl Application {
             account_changes,
             grace: settings.shutdown_grace,
             projector,
+            scheduler,
             access_writer,
             notifications,
             proxied_streams,
@@ -295,6 +308,10 @@ impl Application {
             {
                 tracing::warn!("the access log did not flush within 10 s");
             }
+        }
+        if let Some((task, stop)) = self.scheduler {
+            stop.cancel();
+            let _ = task.await;
         }
         if let Some((task, stop)) = self.projector {
             // The projector stops between batches: a batch commits whole or not at all.

@@ -47,7 +47,8 @@ impl ProjectorSettings {
     /// How long `projection` waits after a wake-up before applying (see [`Self::settle`]).
     pub fn settle(&self, projection: read_side::Projection) -> Duration {
         match projection {
-            read_side::Projection::Mailbox => Duration::ZERO,
+            // What the caller waits on after their own command: applied at once.
+            read_side::Projection::Mailbox | read_side::Projection::Composer => Duration::ZERO,
             read_side::Projection::Messages | read_side::Projection::AuditLog => self.settle,
         }
     }

@@ -324,7 +324,7 @@ async fn the_projector_binary_describes_itself_and_refuses_bad_arguments_with_ex
     for (args, says) in [
         (
             &["rebuild", "mailboxes"][..],
-            "[possible values: messages, mailbox, audit_log]",
+            "[possible values: messages, mailbox, audit_log, composer]",
         ),
         (&["rebuild"], "required"),
         (&["verify", "mailbox", "--all"], "cannot be used with"),

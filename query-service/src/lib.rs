@@ -38,8 +38,9 @@ pub use error::QueryError;
 pub use handlers::{
     AccessLogEntry, AccessLogResponse, AuditLogEntry, AuditLogResponse, ConversationResponse,
     ConversationSummary, DeletedMessage, DeletedResponse, InboxResponse, LastMessage,
-    PatientSummary, PatientsResponse, Recipient, RecipientsResponse, SearchHit, SearchResponse,
-    SentMessage, SentResponse, ThreadMessage, TriageEntry, TriageResponse, UnreadCount,
+    PatientSummary, PatientsResponse, Recipient, RecipientsResponse, ScheduledEntry,
+    ScheduledResponse, SearchHit, SearchResponse, SentMessage, SentResponse, Template,
+    TemplatesResponse, ThreadMessage, TriageEntry, TriageResponse, UnreadCount,
 };
 pub use openapi::openapi;
 pub use progress::ProgressTracker;
@@ -65,6 +66,8 @@ pub fn routes(state: QueryState) -> Router {
             get(recipients::search_recipients),
         )
         .route("/api/messages/unread-count", get(unread::get_unread_count))
+        .route("/api/messages/templates", get(composer::get_templates))
+        .route("/api/messages/scheduled", get(composer::get_scheduled))
         .route("/api/clinician/patients", get(clinician::get_patients))
         .route("/api/clinician/triage", get(clinician::get_triage))
         .route(

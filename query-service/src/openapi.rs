@@ -3,7 +3,8 @@
 use utoipa::OpenApi;
 
 use crate::handlers::{
-    access_log, admin, audit_log, clinician, conversation, inbox, recipients, search, sent, unread,
+    access_log, admin, audit_log, clinician, composer, conversation, inbox, recipients, search,
+    sent, unread,
 };
 
 #[derive(OpenApi)]
@@ -17,6 +18,8 @@ use crate::handlers::{
         unread::get_unread_count,
         clinician::get_patients,
         clinician::get_triage,
+        composer::get_templates,
+        composer::get_scheduled,
         admin::get_deleted_messages,
         audit_log::get_audit_log,
         access_log::get_access_log,

@@ -155,6 +155,21 @@ WHERE deleted_at IS NOT NULL AND (deleted_at, id) < ($1, $2)
 ORDER BY deleted_at DESC, id DESC
 LIMIT $3";
 
+/// A clinician's templates (`$1`), by title.
+pub const TEMPLATES: &str = "
+SELECT template_id, title, subject, content, updated_at
+FROM templates
+WHERE owner = $1
+ORDER BY lower(title), title, template_id";
+
+/// The scheduled messages of `$1`, `send_at` ascending, after (`$2` time, `$3` id); `$4` rows.
+pub const SCHEDULED: &str = "
+SELECT scheduled_id, recipient, subject, content, send_at, status, message_id, failure
+FROM scheduled_messages
+WHERE author = $1 AND (send_at, scheduled_id) > ($2, $3)
+ORDER BY send_at, scheduled_id
+LIMIT $4";
+
 /// Every statement, by name.
 pub const ALL: &[(&str, &str)] = &[
     ("inbox", INBOX),
@@ -168,4 +183,6 @@ pub const ALL: &[(&str, &str)] = &[
     ("recipients of a clinician", RECIPIENTS_OF_CLINICIAN),
     ("recipients of a patient", RECIPIENTS_OF_PATIENT),
     ("deleted", DELETED),
+    ("templates", TEMPLATES),
+    ("scheduled", SCHEDULED),
 ];

@@ -82,6 +82,18 @@ async fn generate(pool: &PgPool) -> Result<()> {
                 t + interval '10 minutes'
          FROM generate_series(1, 100000) i,
               LATERAL (SELECT now() - i * interval '2 minutes' AS t) s",
+        // The clinician tools: 100 clinicians with 200 templates each; 100,000 scheduled
+        // messages of 1,000 authors, one in ten still pending.
+        "INSERT INTO templates (template_id, owner, title, subject, content, updated_at)
+         SELECT gen_random_uuid(), 'u' || (10 * (1 + i % 100)), 'Template ' || i, NULL,
+                'Text ' || i, now()
+         FROM generate_series(1, 20000) i",
+        "INSERT INTO scheduled_messages (scheduled_id, author, recipient, subject, content,
+             send_at, status, message_id, failure, updated_at)
+         SELECT gen_random_uuid(), 'u' || (1 + i % 1000), 'u' || (1 + (7 * i) % 1000), NULL,
+                'Later ' || i, timestamp '2026-01-01' + i * interval '5 minutes',
+                CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'sent' END, NULL, NULL, now()
+         FROM generate_series(1, 100000) i",
     ] {
         sqlx::query(statement).execute(pool).await?;
     }
@@ -292,6 +304,27 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             vec!["'u1'", "'%user%'", "20"],
         ),
         ("deleted", sql::DELETED, vec![first, max_id, "21"]),
+        ("templates", sql::TEMPLATES, vec!["'u10'"]),
+        (
+            "scheduled",
+            sql::SCHEDULED,
+            vec![
+                "'u1'",
+                "'1970-01-01 00:00:00+00'",
+                "'00000000-0000-0000-0000-000000000000'",
+                "21",
+            ],
+        ),
+        (
+            "scheduled",
+            sql::SCHEDULED,
+            vec!["'u1'", deep, max_id, "21"],
+        ),
+        (
+            "scheduler: due",
+            command_service::scheduler::DUE_SCHEDULED,
+            vec!["now()", "200"],
+        ),
         (
             "deleted",
             sql::DELETED,

@@ -15,14 +15,17 @@ pub enum Projection {
     Mailbox,
     /// `audit_log`: one hash-chained entry per event, whatever its type.
     AuditLog,
+    /// `templates` and `scheduled_messages` (the clinician tools of the compose form).
+    Composer,
 }
 
 impl Projection {
     /// Every projection, in a stable order.
-    pub const ALL: [Projection; 3] = [
+    pub const ALL: [Projection; 4] = [
         Projection::Messages,
         Projection::Mailbox,
         Projection::AuditLog,
+        Projection::Composer,
     ];
 
     /// The name of its checkpoint row (and of its DDL in `create_read_model`).
@@ -31,6 +34,7 @@ impl Projection {
             Projection::Messages => "messages",
             Projection::Mailbox => "mailbox",
             Projection::AuditLog => "audit_log",
+            Projection::Composer => "composer",
         }
     }
 
@@ -47,6 +51,7 @@ impl Projection {
                 "triage_replies",
             ],
             Projection::AuditLog => &["audit_log"],
+            Projection::Composer => &["templates", "scheduled_messages"],
         }
     }
 }

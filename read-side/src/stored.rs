@@ -1,7 +1,11 @@
-//! An event as the log stores it, and its decoding into the domain's [`MessageEvent`].
+//! An event as the log stores it, and its decoding into the domain's events.
 
 use chrono::{DateTime, Utc};
-use events::{LogPosition, MessageEvent, AGGREGATE_TYPE};
+use events::{
+    LogPosition, MessageEvent, ScheduledEvent, TemplateEvent, AGGREGATE_TYPE,
+    SCHEDULED_AGGREGATE_TYPE, TEMPLATE_AGGREGATE_TYPE,
+};
+use serde::de::DeserializeOwned;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
@@ -67,16 +71,34 @@ impl StoredEvent {
     /// An unknown version or a payload that does not match its type is an error: the projector
     /// stops there rather than skip it.
     pub fn message_event(&self) -> Result<Option<MessageEvent>, LogError> {
-        if self.aggregate_type != AGGREGATE_TYPE {
+        self.decode(AGGREGATE_TYPE, MessageEvent::name)
+    }
+
+    /// A clinician's template event, or `None` for another aggregate type.
+    pub fn template_event(&self) -> Result<Option<TemplateEvent>, LogError> {
+        self.decode(TEMPLATE_AGGREGATE_TYPE, TemplateEvent::name)
+    }
+
+    /// A scheduled message's event, or `None` for another aggregate type.
+    pub fn scheduled_event(&self) -> Result<Option<ScheduledEvent>, LogError> {
+        self.decode(SCHEDULED_AGGREGATE_TYPE, ScheduledEvent::name)
+    }
+
+    fn decode<E: DeserializeOwned>(
+        &self,
+        aggregate_type: &str,
+        name: fn(&E) -> &'static str,
+    ) -> Result<Option<E>, LogError> {
+        if self.aggregate_type != aggregate_type {
             return Ok(None);
         }
         if !READABLE_VERSIONS.contains(&self.event_version.as_str()) {
             return Err(self.unreadable("unknown event version"));
         }
-        let event: MessageEvent = serde_json::from_value(self.payload.clone())
+        let event: E = serde_json::from_value(self.payload.clone())
             .map_err(|e| self.unreadable(e.to_string()))?;
-        if event.name() != self.event_type {
-            return Err(self.unreadable(format!("payload is a {}", event.name())));
+        if name(&event) != self.event_type {
+            return Err(self.unreadable(format!("payload is a {}", name(&event))));
         }
         Ok(Some(event))
     }

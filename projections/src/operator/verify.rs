@@ -57,6 +57,8 @@ fn key_columns(table: &str) -> &'static str {
         "notifications" => "recipient || '/' || global_position",
         "triage_waits" => "clinician || '/' || patient",
         "triage_replies" => "clinician || '/' || patient || '/' || message_id",
+        "templates" => "template_id::text",
+        "scheduled_messages" => "scheduled_id::text",
         _ => "left(d::text, 60)",
     }
 }

@@ -7,6 +7,7 @@
 //! folded in memory first, in commit order; only the net change of each row is written.
 
 pub mod audit_log;
+pub mod composer;
 pub mod mailbox;
 pub mod messages;
 pub mod notifications;
@@ -32,6 +33,7 @@ pub(crate) async fn apply(
             Ok(messages::apply(conn, decode(events)?.iter().map(|d| &d.event)).await?)
         }
         Projection::Mailbox => Ok(mailbox::apply(conn, &decode(events)?).await?),
+        Projection::Composer => composer::apply(conn, events).await,
     }
 }
 
@@ -41,7 +43,7 @@ pub(crate) async fn apply(
 pub(crate) fn indexes_read_by_fold(projection: Projection) -> &'static [&'static str] {
     match projection {
         Projection::Mailbox => &["mailbox_conversation_idx"],
-        Projection::Messages | Projection::AuditLog => &[],
+        Projection::Messages | Projection::AuditLog | Projection::Composer => &[],
     }
 }
 

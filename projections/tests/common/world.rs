@@ -11,7 +11,10 @@ use accounts::{create_user, set_approval, ApprovalStatus, NewUser, PgDirectory};
 use chrono::Utc;
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateContext, EventStore};
-use events::{Channel, LogPosition, Message, MessageCommand, ReplyToMessage, Role, SendMessage};
+use events::{
+    Channel, LogPosition, Message, MessageCommand, ReplyToMessage, Role, ScheduledCommand,
+    ScheduledMessage, SendMessage, TemplateBook, TemplateCommand, TemplateText,
+};
 use postgres_es::{postgres_cqrs, PostgresCqrs, PostgresEventRepository};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -167,6 +170,78 @@ impl World {
         self.execute(id, admin, command).await
     }
 
+    /// What the command side appends the clinician tools' streams with.
+    fn writer(&self) -> command_service::streams::Writer {
+        command_service::streams::Writer {
+            pool: self.pool.clone(),
+            directory: Arc::new(PgDirectory::new(self.pool.clone())),
+            signal: command_service::CommitSignal::default(),
+        }
+    }
+
+    fn metadata(actor: &str) -> command_service::EventMetadata {
+        command_service::EventMetadata::scheduler(actor, "test", Uuid::new_v4())
+    }
+
+    /// Runs a command on `owner`'s templates.
+    pub async fn template(&self, owner: &str, command: TemplateCommand) -> Result<()> {
+        command_service::streams::execute_on::<TemplateBook>(
+            &self.writer(),
+            "template",
+            owner,
+            command,
+            &Self::metadata(owner),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{owner}: {e}"))?;
+        Ok(())
+    }
+
+    /// `author` schedules `content` to `to`, due `due_in` from now (scheduled two minutes
+    /// before it is due, as the domain takes the time from the command).
+    pub async fn schedule(
+        &self,
+        author: &str,
+        to: &str,
+        content: &str,
+        due_in: chrono::Duration,
+    ) -> Result<Uuid> {
+        let id = Uuid::new_v4();
+        let send_at = Utc::now() + due_in;
+        let command = ScheduledCommand::Schedule {
+            scheduled_id: id,
+            author: author.into(),
+            recipient: to.into(),
+            subject: Some("Later".into()),
+            content: content.into(),
+            send_at,
+            at: send_at - chrono::Duration::minutes(2),
+        };
+        self.scheduled(author, id, command).await?;
+        Ok(id)
+    }
+
+    /// Runs a command on the scheduled message `id`.
+    pub async fn scheduled(&self, actor: &str, id: Uuid, command: ScheduledCommand) -> Result<()> {
+        command_service::streams::execute_on::<ScheduledMessage>(
+            &self.writer(),
+            "scheduled",
+            &id.to_string(),
+            command,
+            &Self::metadata(actor),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{actor}: {e}"))?;
+        Ok(())
+    }
+
+    /// Delivers the scheduled message `id` as the scheduler does.
+    pub async fn deliver(&self, id: Uuid) -> Result<command_service::scheduler::Delivery> {
+        command_service::scheduler::deliver(&self.writer(), id)
+            .await
+            .map_err(|e| anyhow::anyhow!("deliver: {e}"))
+    }
+
     /// The consistency token of a message's last event (what the command side returns).
     pub async fn token_of(&self, id: Uuid) -> Result<LogPosition> {
         let (xid, global_position): (String, i64) = sqlx::query_as(
@@ -242,6 +317,75 @@ pub async fn mixed_workload(world: &World) -> Result<()> {
     assert!(
         world.read("alice", budget).await.is_err(),
         "only the recipient reads"
+    );
+    clinician_tools(world).await
+}
+
+/// Templates (created, changed, deleted) and scheduled messages (delivered, changed,
+/// cancelled), with refusals that record nothing.
+async fn clinician_tools(world: &World) -> Result<()> {
+    let text = |title: &str| TemplateText::new(title.into(), Some("Hi".into()), "Body".into());
+    let (kept, dropped) = (Uuid::new_v4(), Uuid::new_v4());
+    for (id, title) in [(kept, "Welcome"), (dropped, "Old")] {
+        let command = TemplateCommand::Create {
+            template_id: id,
+            owner: "dr_carol".into(),
+            owner_role: Role::Clinician,
+            text: text(title)?,
+            at: Utc::now(),
+        };
+        world.template("dr_carol", command).await?;
+    }
+    let change = TemplateCommand::Change {
+        template_id: kept,
+        owner: "dr_carol".into(),
+        text: text("Welcome!")?,
+        at: Utc::now(),
+    };
+    world.template("dr_carol", change).await?;
+    let delete = |id| TemplateCommand::Delete {
+        template_id: id,
+        owner: "dr_carol".into(),
+        at: Utc::now(),
+    };
+    world.template("dr_carol", delete(dropped)).await?;
+    assert!(world.template("dr_dave", delete(kept)).await.is_err());
+
+    let due = world
+        .schedule(
+            "dr_carol",
+            "alice",
+            "Good morning",
+            -chrono::Duration::seconds(1),
+        )
+        .await?;
+    let later = world
+        .schedule("eve", "bob", "See you", chrono::Duration::hours(2))
+        .await?;
+    let dropped = world
+        .schedule("eve", "bob", "Never mind", chrono::Duration::hours(3))
+        .await?;
+    let change = ScheduledCommand::Change {
+        author: "eve".into(),
+        send_at: None,
+        subject: Some(None),
+        content: Some("See you soon".into()),
+        at: Utc::now(),
+    };
+    world.scheduled("eve", later, change).await?;
+    let cancel = |author: &str| ScheduledCommand::Cancel {
+        author: author.into(),
+        at: Utc::now(),
+    };
+    world.scheduled("eve", dropped, cancel("eve")).await?;
+    assert!(world.scheduled("bob", later, cancel("bob")).await.is_err());
+    world.deliver(due).await?;
+    assert!(
+        world
+            .scheduled("dr_carol", due, cancel("dr_carol"))
+            .await
+            .is_err(),
+        "sent: no longer pending"
     );
     Ok(())
 }

@@ -33,8 +33,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply migrations, then project continuously until SIGINT/SIGTERM. Several instances may
-    /// run: one leads each projection, the others wait as hot standbys.
+    /// Apply migrations, then project continuously, and deliver scheduled messages, until
+    /// SIGINT/SIGTERM. Several instances may run: one leads each projection and the scheduler,
+    /// the others wait as hot standbys.
     Run,
     /// Show each projection's checkpoint, pending events, lag and whether a leader is running.
     Status,
@@ -142,11 +143,18 @@ async fn run(pool: PgPool, settings: ProjectorSettings) -> anyhow::Result<ExitCo
         .await
         .context("migrations failed")?;
     let shutdown = CancellationToken::new();
+    // The scheduler runs beside the projector (split mode); one instance leads.
+    let scheduler = command_service::scheduler::spawn_standalone(
+        pool.clone(),
+        command_service::scheduler::SchedulerSettings::from_env()?,
+        shutdown.clone(),
+    );
     let runtime = ProjectorRuntime::new(pool, settings).spawn(shutdown.clone());
     wait_for_signal().await;
     tracing::info!("stopping");
     shutdown.cancel();
     runtime.await.context("projector task failed")?;
+    scheduler.await.context("scheduler task failed")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,183 @@
+//! `GET /api/messages/templates`: a clinician's templates; `GET /api/messages/scheduled`: the
+//! caller's scheduled messages (the `composer` projection).
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use events::Role;
+use http_edge::{ApiError, ApiJson, Caller};
+use read_side::Projection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::access::Read;
+use crate::cursor::Scope;
+use crate::db::{col, db_error};
+use crate::handlers::{from_micros, micros};
+use crate::params::{split_page, ListParams};
+use crate::sql;
+use crate::state::QueryState;
+
+/// `GET /api/messages/templates` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TemplatesResponse {
+    pub templates: Vec<Template>,
+}
+
+/// One of the caller's templates.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Template {
+    pub template_id: Uuid,
+    pub title: String,
+    pub subject: Option<String>,
+    pub content: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The calling clinician's templates, by title (case-insensitive).
+#[utoipa::path(get, path = "/api/messages/templates", tag = "clinician tools",
+    params(("X-Consistency-Token" = Option<String>, Header,
+        description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
+    responses((status = 200, description = "The caller's templates, by title.", body = TemplatesResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a malformed X-Consistency-Token."),
+        (status = 403, body = http_edge::ErrorBody, description = "`forbidden`: clinicians only.")))]
+pub async fn get_templates(
+    State(state): State<QueryState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<ApiJson<TemplatesResponse>, ApiError> {
+    if caller.role != Role::Clinician {
+        return Err(ApiError::Forbidden("only clinicians keep templates".into()));
+    }
+    state.consistent(&headers, &[Projection::Composer]).await?;
+    let client = state.reads().await?;
+    let statement = client
+        .prepare_cached(sql::TEMPLATES)
+        .await
+        .map_err(db_error)?;
+    let rows = client
+        .query(&statement, &[&caller.username])
+        .await
+        .map_err(db_error)?;
+    let templates = rows
+        .iter()
+        .map(|row| {
+            Ok(Template {
+                template_id: col(row, 0)?,
+                title: col(row, 1)?,
+                subject: col(row, 2)?,
+                content: col(row, 3)?,
+                updated_at: col(row, 4)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    state.record_read(
+        &caller,
+        Read {
+            result_count: templates.len(),
+            ..Read::of("templates_listed", Vec::new())
+        },
+    )?;
+    Ok(ApiJson(TemplatesResponse { templates }))
+}
+
+/// `GET /api/messages/scheduled` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScheduledResponse {
+    pub scheduled: Vec<ScheduledEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// One of the caller's scheduled messages.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScheduledEntry {
+    pub scheduled_id: Uuid,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub content: String,
+    pub send_at: DateTime<Utc>,
+    /// `pending`, `sent`, `cancelled` or `failed`.
+    pub status: String,
+    /// The delivered message (when `sent`).
+    pub message_id: Option<Uuid>,
+    /// Why it could not be delivered (when `failed`).
+    pub failure: Option<String>,
+}
+
+/// The caller's scheduled messages, `send_at` ascending, whatever their status.
+#[utoipa::path(get, path = "/api/messages/scheduled", tag = "clinician tools",
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "page size, 1 to 100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("X-Consistency-Token" = Option<String>, Header,
+            description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
+    responses((status = 200, description = "The caller's scheduled messages, `send_at` ascending.", body = ScheduledResponse),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a limit outside 1 to 100, a cursor not from this list, or a malformed X-Consistency-Token.")))]
+pub async fn get_scheduled(
+    State(state): State<QueryState>,
+    caller: Caller,
+    params: ListParams,
+    headers: HeaderMap,
+) -> Result<ApiJson<ScheduledResponse>, ApiError> {
+    let limit = params.limit()?;
+    let me = caller.username.as_str();
+    let scope = Scope {
+        endpoint: "scheduled",
+        caller: me,
+        context: "",
+    };
+    let (after_at, after_id) = match params.cursor() {
+        Some(c) => {
+            let (at, id): (i64, Uuid) = state.cursors().open(&scope, c)?;
+            (from_micros(at)?, id)
+        }
+        // Before every `send_at` (all are after the schedule's own time).
+        None => (DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()),
+    };
+    state.consistent(&headers, &[Projection::Composer]).await?;
+    let client = state.reads().await?;
+    let statement = client
+        .prepare_cached(sql::SCHEDULED)
+        .await
+        .map_err(db_error)?;
+    let rows = client
+        .query(&statement, &[&me, &after_at, &after_id, &(limit + 1)])
+        .await
+        .map_err(db_error)?;
+    let (rows, more) = split_page(rows, limit);
+    let scheduled = rows
+        .iter()
+        .map(|row| {
+            Ok(ScheduledEntry {
+                scheduled_id: col(row, 0)?,
+                recipient: col(row, 1)?,
+                subject: col(row, 2)?,
+                content: col(row, 3)?,
+                send_at: col(row, 4)?,
+                status: col(row, 5)?,
+                message_id: col(row, 6)?,
+                failure: col(row, 7)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let next_cursor = match scheduled.last() {
+        Some(last) if more => Some(
+            state
+                .cursors()
+                .seal(&scope, &(micros(last.send_at), last.scheduled_id))?,
+        ),
+        _ => None,
+    };
+    state.record_read(
+        &caller,
+        Read {
+            result_count: scheduled.len(),
+            ..Read::of("scheduled_listed", Vec::new())
+        },
+    )?;
+    Ok(ApiJson(ScheduledResponse {
+        scheduled,
+        next_cursor,
+    }))
+}
