@@ -75,6 +75,7 @@ describe('Clinician templates', () => {
     await byTestId(page, 'template-save').click();
     const request = await created;
     assert.ok(request.headers()['x-csrf-token'], 'the CSRF header is sent');
+    assert.ok(request.headers()['idempotency-key'], 'an Idempotency-Key, so a retry saves it once');
     assert.deepEqual(request.postDataJSON(), FIRST);
     await byTestId(page, 'template-status').filter({ hasText: `Template “${FIRST.title}” saved.` }).waitFor();
     await item(page, FIRST.title).waitFor();

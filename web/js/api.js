@@ -147,8 +147,11 @@ export const api = {
   restoreMessage: (messageId) => request('POST', `/api/admin/messages/${seg(messageId)}/restore`),
 
   // Clinician tools: templates, scheduled messages, broadcast
-  createTemplate: ({ title, subject, content }) =>
-    request('POST', '/api/messages/templates', { body: { title: title.trim(), subject: optional(subject), content } }),
+  createTemplate: ({ title, subject, content }, idempotencyKey) =>
+    request('POST', '/api/messages/templates', {
+      body: { title: title.trim(), subject: optional(subject), content },
+      headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : undefined,
+    }),
   updateTemplate: (templateId, { title, subject, content }) =>
     request('PUT', `/api/messages/templates/${seg(templateId)}`, {
       body: { title: title.trim(), subject: optional(subject), content },

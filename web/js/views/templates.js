@@ -2,6 +2,7 @@
 // ready-made messages to start from in "New message". One form creates a template or, after
 // "Edit", changes one; delete asks first. At most 200 templates each (the server answers 409).
 import { h, timeEl, viewHeading } from '../dom.js';
+import { newIdempotencyKey } from '../api.js';
 
 const MAX_TEMPLATES = 200;
 
@@ -41,6 +42,8 @@ export function templatesView(ctx) {
     tally, list, empty);
 
   let editing = null; // the template being changed, or null while the form creates one
+  let key = null; // the Idempotency-Key of a new template, kept for a retry of the same one
+  form.addEventListener('input', () => { key = null; });
   let seq = 0;
 
   async function load() {
@@ -153,7 +156,7 @@ export function templatesView(ctx) {
     ctx.clearError();
     try {
       if (changing) await ctx.api.updateTemplate(changing.template_id, values);
-      else await ctx.api.createTemplate(values);
+      else await ctx.api.createTemplate(values, (key = key || newIdempotencyKey()));
     } catch (error) {
       status.textContent = '';
       submit.disabled = false;
@@ -162,6 +165,7 @@ export function templatesView(ctx) {
       return;
     }
     submit.disabled = false;
+    key = null;
     const done = `Template “${values.title.trim()}” ${changing ? 'changed' : 'saved'}.`;
     endEdit(false);
     status.textContent = done;
