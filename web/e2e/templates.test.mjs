@@ -112,7 +112,7 @@ describe('Clinician templates', () => {
     const page = pages.clinician;
     await byTestId(page, 'tab-new').click();
     const picker = byTestId(page, 'compose-template');
-    await page.locator('[data-testid="compose-template"]:not([disabled])').waitFor();
+    await page.locator('[data-testid="compose-template"]:not([aria-busy])').waitFor();
     const options = await picker.locator('option').allInnerTexts();
     assert.deepEqual(options, ['Choose a template', CHANGED.title]);
     const label = await page.locator('label[for="compose-template"]').innerText();

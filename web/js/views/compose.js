@@ -127,8 +127,9 @@ export function composeView(ctx) {
   function templatePicker() {
     const select = h('select', {
       id: 'compose-template', name: 'template', testid: 'compose-template', 'aria-describedby': 'compose-template-hint',
+      disabled: true, 'aria-busy': 'true',
     }, h('option', { value: '' }, 'Loading templates…'));
-    const use = h('button', { type: 'button', class: 'btn btn-quiet', testid: 'compose-template-use', onclick: apply }, 'Use template');
+    const use = h('button', { type: 'button', class: 'btn btn-quiet', testid: 'compose-template-use', onclick: apply, disabled: true }, 'Use template');
     const manage = h('button', {
       type: 'button', class: 'btn btn-quiet btn-small', testid: 'compose-template-manage',
       onclick: () => ctx.navigate('templates'),
@@ -143,6 +144,7 @@ export function composeView(ctx) {
 
     function fill(items) {
       list = items;
+      select.removeAttribute('aria-busy');
       const first = items.length ? 'Choose a template' : 'You have no templates yet';
       select.replaceChildren(h('option', { value: '' }, first),
         ...items.map((t) => h('option', { value: t.template_id }, t.title)));
