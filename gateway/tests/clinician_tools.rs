@@ -69,6 +69,30 @@ async fn read(client: &Client, path: &str, session: &Login, token: &str) -> Valu
     serde_json::from_str(&answer).expect("json")
 }
 
+/// A POST with an `Idempotency-Key`; the status and the JSON body.
+async fn keyed_post(
+    client: &Client,
+    path: &str,
+    session: &Login,
+    key: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}{path}", client.port))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json::<Value>().await.unwrap_or(Value::Null),
+    )
+}
+
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<none>")
 }
@@ -190,8 +214,15 @@ async fn templates_are_a_clinicians_own_with_limits_and_a_cap(
     let dave_list = read(&client, path, &dave, &token).await;
     assert_eq!(dave_list["templates"], json!([]));
 
+    // A repeated key answers the same template and creates nothing.
+    let keyed = json!({"title": "keyed", "content": "x"});
+    let (status, first) = keyed_post(&client, path, &carol, "tpl-1", &keyed).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = keyed_post(&client, path, &carol, "tpl-1", &keyed).await;
+    assert_eq!((status, &again), (201, &first));
+
     // The cap: 200 live templates; the 201st is 409 until one is deleted.
-    for n in 1..200 {
+    for n in 2..200 {
         let body = json!({"title": format!("t{n}"), "content": "x"});
         let (status, answer, _) = call(&client, "POST", path, &carol, Some(body)).await;
         assert_eq!(status, 201, "template {n}: {answer}");
@@ -275,6 +306,15 @@ async fn a_scheduled_message_is_listed_changed_cancelled_and_refused_by_the_rule
     assert_eq!(next["scheduled"][0]["scheduled_id"], id.as_str());
     let others = read(&client, path, &alice, &token).await;
     assert_eq!(others["scheduled"], json!([]), "only one's own");
+    let keyed = json!({"recipient": "bob", "content": "Keyed", "send_at": in_minutes(10)});
+    let (status, first) = keyed_post(&client, path, &alice, "later-1", &keyed).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = keyed_post(&client, path, &alice, "later-1", &keyed).await;
+    assert_eq!(
+        (status, &again),
+        (201, &first),
+        "a repeat schedules nothing new"
+    );
 
     // Errors of scheduling: limits, time window, oneself, the policy, unknown users.
     for (bad, expected) in [
@@ -499,6 +539,23 @@ async fn the_gateway_delivers_a_due_message_within_two_seconds_as_an_ordinary_me
     let (status, _, _) = call(&client, "DELETE", &one, &carol, None).await;
     assert_eq!(status, 409);
     assert_eq!(scheduled_sends(&pool).await, 1);
+    // Audited: the delivery names the message, never its text.
+    let auditor = client.login("auditor").await;
+    let audit = read(
+        &client,
+        "/api/audit/log?action=scheduled_message_delivered",
+        &auditor,
+        "",
+    )
+    .await;
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["message_id"], message_id.to_string(), "{audit}");
+    assert_eq!(entry["actor"], "dr_carol");
+    assert_eq!(entry["details"]["scheduled_id"], id.to_string());
+    assert!(
+        !audit.to_string().contains("Good morning"),
+        "no content: {audit}"
+    );
 }
 
 #[sqlx::test]
