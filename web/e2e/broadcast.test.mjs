@@ -4,7 +4,7 @@
 // back keeps the text; the result says how many received it and each patient has it once. When
 // the answer is lost, "Try again" repeats the same Idempotency-Key and nobody receives it twice;
 // invalid input is told in the banner; a clinician without patients is told there is nobody to
-// send to; a patient has no such tab.
+// send to, one with over 500 that it cannot be sent; a patient has no such tab.
 //
 //   BASE_URL=http://127.0.0.1:8080 SCREENSHOT_DIR=test-output/screenshots node --test web/e2e/broadcast.test.mjs
 //
@@ -160,7 +160,7 @@ describe('Broadcast to all patients', () => {
     await byTestId(page, 'broadcast-send').click();
     const { code, text, times } = await errorBanner(page);
     assert.equal(code, 'invalid_input');
-    assert.match(text, /Please change your message and try again\.$/);
+    assert.match(text, /Nothing was sent\. Please check your message and try again\.$/);
     assert.equal(times, 1);
     assert.equal((await focused(page)).testid, 'error-banner');
   });
@@ -176,6 +176,23 @@ describe('Broadcast to all patients', () => {
     assert.equal(await question.innerText(), 'You have no approved patients yet, so there is nobody to send this to.');
     assert.equal(await byTestId(page, 'broadcast-send').isVisible(), false, 'nothing to confirm');
     await byTestId(page, 'broadcast-back').click();
+  });
+
+  step('over 500 patients, the page says it cannot be sent (the API would refuse it)', async () => {
+    const page = pages.lonely;
+    const PATIENTS_API = /\/api\/clinician\/patients$/;
+    const many = Array.from({ length: 501 }, (_, i) => ({
+      username: `p${i}`, display_name: `P ${i}`, unread_count: 0, last_message_at: null,
+    }));
+    await page.route(PATIENTS_API, (route) => route.fulfill({ json: { patients: many } }));
+    try {
+      await byTestId(page, 'broadcast-review').click();
+      await byTestId(page, 'broadcast-confirm-text').filter({ hasText: 'You have 501 patients: a message to all can go to at most 500, so this cannot be sent.' }).waitFor();
+      assert.equal(await byTestId(page, 'broadcast-send').isVisible(), false);
+      await byTestId(page, 'broadcast-back').click();
+    } finally {
+      await page.unroute(PATIENTS_API);
+    }
   });
 
   step('a patient has no "Message all" tab', async () => {

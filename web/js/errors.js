@@ -34,7 +34,7 @@ const SENTENCES = {
     schedule: (e) => `${detail(e)} Please change the time or the message and try again.`.trim(),
     'scheduled-edit': (e) => `${detail(e)} Please change the time or the message and try again.`.trim(),
     template: (e) => `${detail(e)} Please change the template and try again.`.trim(),
-    broadcast: (e) => `${detail(e)} Please change your message and try again.`.trim(),
+    broadcast: (e) => `${detail(e)} Nothing was sent. Please check your message and try again.`.trim(),
     default: (e) => `${detail(e)} Please check what you entered and try again.`.trim(),
   },
   payload_too_large: {

@@ -7,6 +7,7 @@ import { h, viewHeading } from '../dom.js';
 import { newIdempotencyKey } from '../api.js';
 
 const patientsWord = (n) => `${n.toLocaleString()} patient${n === 1 ? '' : 's'}`;
+const MAX_RECIPIENTS = 500; // the API refuses a broadcast to more (400), sending nothing
 
 export function broadcastView(ctx) {
   const subject = h('input', { id: 'broadcast-subject', name: 'subject', type: 'text', maxlength: '255', testid: 'broadcast-subject' });
@@ -79,6 +80,10 @@ export function broadcastView(ctx) {
     if (patients === 0) {
       confirmText.textContent = 'You have no approved patients yet, so there is nobody to send this to.';
       confirmNote.textContent = '';
+      send.hidden = true;
+    } else if (patients > MAX_RECIPIENTS) {
+      confirmText.textContent = `You have ${patientsWord(patients)}: a message to all can go to at most ${MAX_RECIPIENTS}, so this cannot be sent.`;
+      confirmNote.textContent = 'Please write to your patients from “My patients” instead.';
       send.hidden = true;
     } else {
       confirmText.textContent = `This will send to ${patientsWord(patients)}.`;
