@@ -15,7 +15,7 @@ import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   useBrowser, newUserPage, login, screenshot, step, byTestId, errorBanner, focused, pages, problems,
-  uniqueWord, apiSession, delay, PASSWORD,
+  uniqueWord, apiSession, delay, PASSWORD, TIMEOUT,
 } from './support.mjs';
 
 const WORD = uniqueWord('later');
@@ -27,6 +27,17 @@ const ZONE = 'Europe/Berlin';
 const HOUR = 3_600_000;
 const SCHEDULED_API = /\/api\/messages\/scheduled(\?|$)/;
 
+/** GETs `path` until `check(body)` holds (the API session's reads are eventually consistent). */
+async function readUntil(session, path, check, what) {
+  const deadline = Date.now() + TIMEOUT;
+  for (;;) {
+    const body = await (await session.call('GET', path, undefined, 200)).json();
+    if (check(body)) return body;
+    if (Date.now() > deadline) assert.fail(`${what}: ${JSON.stringify(body).slice(0, 500)}`);
+    await delay(250);
+  }
+}
+
 /** `date` as a datetime-local value in `ZONE` ("2026-12-03T10:30"). */
 function localValue(date) {
   const parts = Object.fromEntries(new Intl.DateTimeFormat('en-CA', {
@@ -36,6 +47,10 @@ function localValue(date) {
 }
 /** A time `ms` from now, to the minute. */
 const ahead = (ms) => new Date(Math.floor((Date.now() + ms) / 60_000) * 60_000);
+
+/** Waits until the read side lists the caller's scheduled message `id` with `status`. */
+const listed = (session, id, status) => readUntil(session, '/api/messages/scheduled?limit=100',
+  ({ scheduled }) => scheduled.some((s) => s.scheduled_id === id && s.status === status), `${id} ${status}`);
 
 const rows = (page) => page.locator('[data-testid="scheduled-item"]');
 const row = (page, content) => rows(page).filter({ has: page.locator('[data-testid="scheduled-content"]', { hasText: content }) });
@@ -170,10 +185,9 @@ describe('Scheduled messages', () => {
     assert.equal(await updated.getByTestId('scheduled-status').innerText(), 'Waiting to send');
     assert.equal(Date.parse(await updated.getByTestId('scheduled-when').locator('time').getAttribute('datetime')), changed.at.getTime());
     assert.equal((await focused(page)).testid, 'scheduled-edit', 'focus returns to the row');
-    const { scheduled } = await (await clinicianApi.call('GET', '/api/messages/scheduled', undefined, 200)).json();
-    const saved = scheduled.find((s) => s.content === changed.content);
-    assert.ok(saved, 'the server has the change');
-    assert.equal(saved.subject, first.subject, 'the subject is kept');
+    const { scheduled } = await readUntil(clinicianApi, '/api/messages/scheduled',
+      (body) => body.scheduled.some((s) => s.content === changed.content), 'the server has the change');
+    assert.equal(scheduled.find((s) => s.content === changed.content).subject, first.subject, 'the subject is kept');
   });
 
   step('she cancels it after confirming: "Cancelled", with no more actions', async () => {
@@ -200,10 +214,12 @@ describe('Scheduled messages', () => {
     const page = pages.clinician;
     const content = `Cancelled elsewhere (${WORD})`;
     const { scheduled_id: id } = await scheduleByApi(clinicianApi, { recipient: PATIENT.username, content, send_at: ahead(3 * HOUR).toISOString() });
+    await listed(clinicianApi, id, 'pending');
     await openScheduled(page);
     const item = row(page, content);
     await item.getByTestId('scheduled-cancel').waitFor();
     await clinicianApi.call('DELETE', `/api/messages/scheduled/${id}`, undefined, 204); // e.g. in another tab
+    await listed(clinicianApi, id, 'cancelled');
     await item.getByTestId('scheduled-cancel').click();
     const answer = page.waitForResponse((res) => res.request().method() === 'DELETE' && res.url().includes(id));
     await item.getByTestId('scheduled-confirm-cancel').click();
@@ -220,9 +236,11 @@ describe('Scheduled messages', () => {
     const page = pages.clinician;
     const content = `Changed too late (${WORD})`;
     const { scheduled_id: id } = await scheduleByApi(clinicianApi, { recipient: PATIENT.username, content, send_at: ahead(4 * HOUR).toISOString() });
+    await listed(clinicianApi, id, 'pending');
     await openScheduled(page);
     await row(page, content).getByTestId('scheduled-edit').click();
     await clinicianApi.call('DELETE', `/api/messages/scheduled/${id}`, undefined, 204);
+    await listed(clinicianApi, id, 'cancelled');
     const form = byTestId(page, 'scheduled-edit-form');
     await form.getByTestId('scheduled-edit-content').fill(`${content} – edited`);
     await form.getByTestId('scheduled-edit-save').click();
@@ -236,12 +254,14 @@ describe('Scheduled messages', () => {
 
   step('a long list pages with the cursor, the soonest first', async () => {
     const page = pages.clinician;
+    let last;
     for (let i = 0; i < 22; i += 1) {
-      await scheduleByApi(clinicianApi, {
+      last = await scheduleByApi(clinicianApi, {
         recipient: PATIENT.username, content: `Paged ${String(i).padStart(2, '0')} (${WORD})`,
         send_at: ahead(24 * HOUR + i * 60_000).toISOString(),
       });
     }
+    await listed(clinicianApi, last.scheduled_id, 'pending');
     await openScheduled(page);
     const more = byTestId(page, 'load-more');
     await more.waitFor();

@@ -22,6 +22,17 @@ const CLINICIAN = { username: `dm_${WORD}`, role: 'clinician', display_name: `Dr
 const FIRST = { title: `Check-in ${WORD}`, subject: `Weekly check-in ${WORD}`, content: `How did this week go? (${WORD})` };
 const CHANGED = { title: `After session ${WORD}`, subject: `After our session ${WORD}`, content: `Thank you for today.\nHow do you feel now? (${WORD})` };
 
+/** GETs `path` until `check(body)` holds (the API session's reads are eventually consistent). */
+async function readUntil(session, path, check, what) {
+  const deadline = Date.now() + TIMEOUT;
+  for (;;) {
+    const body = await (await session.call('GET', path, undefined, 200)).json();
+    if (check(body)) return body;
+    if (Date.now() > deadline) assert.fail(`${what}: ${JSON.stringify(body).slice(0, 500)}`);
+    await delay(250);
+  }
+}
+
 const item = (page, title) => page.locator('[data-testid="template-item"]').filter({
   has: page.locator('[data-testid="template-item-title"]', { hasText: title }),
 });
@@ -103,9 +114,8 @@ describe('Clinician templates', () => {
     assert.deepEqual(await titles(page), [CHANGED.title]);
     assert.equal(await byTestId(page, 'template-form-title').innerText(), 'New template');
     assert.equal((await focused(page)).testid, 'template-edit', 'focus returns to the changed template');
-    const { templates } = await (await clinicianApi.call('GET', '/api/messages/templates', undefined, 200)).json();
-    assert.equal(templates.length, 1);
-    assert.equal(templates[0].content, CHANGED.content);
+    await readUntil(clinicianApi, '/api/messages/templates',
+      ({ templates }) => templates.length === 1 && templates[0].content === CHANGED.content, 'the server has the change');
   });
 
   step('in New message she picks the template: it fills subject and message, and she sends', async () => {
@@ -126,8 +136,8 @@ describe('Clinician templates', () => {
     await byTestId(page, 'compose-recipient').fill(PATIENT.username);
     await byTestId(page, 'compose-send').click();
     await byTestId(page, 'compose-status').filter({ hasText: `Message sent to ${PATIENT.username}` }).waitFor();
-    const thread = await (await clinicianApi.call('GET', `/api/messages/conversation/${PATIENT.username}`, undefined, 200)).json();
-    assert.ok(thread.messages.some((m) => m.subject === CHANGED.subject && m.content === CHANGED.content), 'the template was sent');
+    await readUntil(clinicianApi, `/api/messages/conversation/${PATIENT.username}`,
+      ({ messages }) => messages.some((m) => m.subject === CHANGED.subject && m.content === CHANGED.content), 'the template was sent');
   });
 
   step('invalid input (a blank title) is told in the banner, with the field named', async () => {
@@ -170,6 +180,7 @@ describe('Clinician templates', () => {
       }
       assert.equal(answer.status(), 201, `template ${i}: ${await answer.text()}`);
     }
+    await readUntil(clinicianApi, '/api/messages/templates', ({ templates }) => templates.length === 200, '200 templates listed');
     await byTestId(page, 'tab-templates').click();
     await byTestId(page, 'templates-count').filter({ hasText: '200 of 200 templates' }).waitFor({ timeout: TIMEOUT });
     await fillTemplate(page, { title: `One too many ${WORD}`, subject: '', content: 'Over the limit' });
