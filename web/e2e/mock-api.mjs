@@ -8,7 +8,9 @@
 // GET /api/messages/search-recipients follows the API's rules roughly (a clinician finds the other
 // clinicians and their approved patients, a patient their approved clinicians and the users they
 // have messages with); GET /api/clinician/triage follows the API's ordering and wait rules roughly
-// (median over the answers of the last 90 days); POST /api/admin/users and PUT /api/admin/patient-approvals let tests add
+// (median over the answers of the last 90 days); templates, scheduled messages (a scheduler
+// delivers them every 500 ms, checking the policy again) and broadcast follow "Clinician tools"
+// roughly; POST /api/admin/users and PUT /api/admin/patient-approvals let tests add
 // users of their own.
 //
 //   node web/e2e/mock-api.mjs            # PORT=8099 by default
@@ -36,6 +38,8 @@ const approvals = new Set(['dr_carol>alice']);
 const sessions = new Map(); // sid -> {username, csrf}
 const messages = []; // {message_id, sender, recipient, subject, content, parent_message_id, sent_at, is_read, read_at, del_s, del_r, deleted_at}
 const idempotency = new Map();
+const templates = []; // {template_id, owner, title, subject, content, updated_at}
+const scheduled = []; // {scheduled_id, author, recipient, subject, content, send_at, status, message_id, failure}
 let position = 0;
 
 // ---- Notification stream ----
@@ -78,6 +82,21 @@ function openStream(req, res, username, sid) {
   const mine = [...streams].filter((x) => x.username === username);
   if (mine.length > STREAMS_PER_USER) closeStream(mine[0], 'replaced');
 }
+
+// The scheduler: delivers due scheduled messages (the policy checked again at delivery).
+setInterval(() => {
+  for (const x of scheduled) {
+    if (x.status !== 'pending' || Date.parse(x.send_at) > Date.now()) continue;
+    try {
+      mayMessage(x.author, x.recipient, false);
+      x.message_id = createMessage(x.author, { recipient: x.recipient, subject: x.subject, content: x.content }).message_id;
+      x.status = 'sent';
+    } catch (error) {
+      x.status = 'failed';
+      x.failure = error.message;
+    }
+  }
+}, 500).unref();
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
@@ -243,6 +262,91 @@ async function handleApi(req, res, url, body) {
     return command(200, { message_id: m.message_id, restored_at: now() });
   }
 
+  // ---- Clinician tools ----
+  const ownTemplate = (id) => {
+    const t = templates.find((x) => x.template_id === id && x.owner === me);
+    if (!t) fail(404, 'not_found', 'Template not found.');
+    return t;
+  };
+  const templateBody = () => {
+    if (typeof body?.title !== 'string' || !body.title.trim() || body.title.length > 100) fail(400, 'invalid_input', 'title must be 1 to 100 characters.');
+    if (body.subject != null && (typeof body.subject !== 'string' || body.subject.length > 255)) fail(400, 'invalid_input', 'subject is longer than 255 characters.');
+    validText(body.content, 'content', 10000);
+  };
+  if (p === '/api/messages/templates' || p.startsWith('/api/messages/templates/')) {
+    if (role !== 'clinician') fail(403, 'forbidden', 'Clinicians only.');
+  }
+  if (method === 'POST' && p === '/api/messages/templates') {
+    templateBody();
+    if (templates.filter((x) => x.owner === me).length >= 200) fail(409, 'conflict', 'At most 200 templates.');
+    const t = { template_id: randomUUID(), owner: me, title: body.title.trim(), subject: body.subject || null, content: body.content, updated_at: now() };
+    templates.push(t);
+    return command(201, { template_id: t.template_id });
+  }
+  if (method === 'PUT' && (match = /^\/api\/messages\/templates\/([^/]+)$/.exec(p))) {
+    const t = ownTemplate(match[1]);
+    templateBody();
+    Object.assign(t, { title: body.title.trim(), subject: body.subject || null, content: body.content, updated_at: now() });
+    return command(200, { template_id: t.template_id, updated_at: t.updated_at });
+  }
+  if (method === 'DELETE' && (match = /^\/api\/messages\/templates\/([^/]+)$/.exec(p))) {
+    const t = ownTemplate(match[1]);
+    templates.splice(templates.indexOf(t), 1);
+    res.setHeader('X-Consistency-Token', `p${position}`);
+    return send(204);
+  }
+  const sendAtOk = (value) => {
+    const at = Date.parse(value);
+    if (typeof value !== 'string' || !Number.isFinite(at)) fail(400, 'invalid_input', 'send_at must be an RFC 3339 time.');
+    if (at < Date.now() + 60_000 || at > Date.now() + 365 * 86_400_000) fail(400, 'invalid_input', 'send_at must be at least 1 minute and at most 365 days ahead.');
+    return new Date(at).toISOString();
+  };
+  const publicScheduled = ({ author, ...x }) => x;
+  if (method === 'POST' && p === '/api/messages/scheduled') {
+    const key = req.headers['idempotency-key'];
+    if (key && idempotency.has(`${me}:s:${key}`)) return command(201, idempotency.get(`${me}:s:${key}`));
+    if (typeof body?.recipient !== 'string' || !body.recipient) fail(400, 'invalid_input', 'recipient is required.');
+    if (body.subject != null && (typeof body.subject !== 'string' || body.subject.length > 255)) fail(400, 'invalid_input', 'subject is longer than 255 characters.');
+    validText(body.content, 'content', 10000);
+    const at = sendAtOk(body.send_at);
+    if (!users.has(body.recipient)) fail(404, 'not_found', `No user named "${body.recipient}".`);
+    mayMessage(me, body.recipient, false);
+    const x = { scheduled_id: randomUUID(), author: me, recipient: body.recipient, subject: body.subject || null, content: body.content, send_at: at, status: 'pending', message_id: null, failure: null };
+    scheduled.push(x);
+    if (key) idempotency.set(`${me}:s:${key}`, { scheduled_id: x.scheduled_id, send_at: at });
+    return command(201, { scheduled_id: x.scheduled_id, send_at: at });
+  }
+  if ((method === 'PATCH' || method === 'DELETE') && (match = /^\/api\/messages\/scheduled\/([^/]+)$/.exec(p))) {
+    const x = scheduled.find((y) => y.scheduled_id === match[1] && y.author === me);
+    if (!x) fail(404, 'not_found', 'Scheduled message not found.');
+    if (method === 'PATCH') {
+      if (body?.content !== undefined) validText(body.content, 'content', 10000);
+      if (body?.subject != null && (typeof body.subject !== 'string' || body.subject.length > 255)) fail(400, 'invalid_input', 'subject is longer than 255 characters.');
+      const at = body?.send_at !== undefined ? sendAtOk(body.send_at) : x.send_at;
+      if (x.status !== 'pending') fail(409, 'conflict', 'This scheduled message is no longer pending.');
+      if (body.content !== undefined) x.content = body.content;
+      if (body.subject !== undefined) x.subject = body.subject || null;
+      x.send_at = at;
+      return command(200, publicScheduled(x));
+    }
+    if (x.status !== 'pending') fail(409, 'conflict', 'This scheduled message is no longer pending.');
+    x.status = 'cancelled';
+    res.setHeader('X-Consistency-Token', `p${position}`);
+    return send(204);
+  }
+  if (method === 'POST' && p === '/api/clinician/messages/broadcast') {
+    if (role !== 'clinician') fail(403, 'forbidden', 'Clinicians only.');
+    const key = req.headers['idempotency-key'];
+    if (key && idempotency.has(`${me}:b:${key}`)) return command(201, idempotency.get(`${me}:b:${key}`));
+    if (body?.subject != null && (typeof body.subject !== 'string' || body.subject.length > 255)) fail(400, 'invalid_input', 'subject is longer than 255 characters.');
+    validText(body?.message, 'message', 10000);
+    const to = [...approvals].filter((a) => a.startsWith(`${me}>`)).map((a) => a.split('>')[1]);
+    const ids = to.map((u) => createMessage(me, { recipient: u, subject: body.subject, content: body.message }).message_id);
+    const out = { broadcast_id: randomUUID(), recipients: to.length, message_ids: ids };
+    if (key) idempotency.set(`${me}:b:${key}`, out);
+    return command(201, out);
+  }
+
   if (method === 'POST' && p === '/api/admin/users') {
     if (role !== 'admin') fail(403, 'forbidden', 'Administrators only.');
     const { username, role: newRole, password, display_name: displayName } = body || {};
@@ -331,6 +435,17 @@ async function handleApi(req, res, url, body) {
       .slice(0, 20)
       .map((name) => ({ username: name, display_name: users.get(name).display_name, role: users.get(name).role }));
     return send(200, { users: found });
+  }
+  if (p === '/api/messages/templates') {
+    const own = templates.filter((x) => x.owner === me).sort((a, b) => a.title.localeCompare(b.title))
+      .map(({ owner, ...x }) => x);
+    return send(200, { templates: own });
+  }
+  if (p === '/api/messages/scheduled') {
+    const own = scheduled.filter((x) => x.author === me).sort((a, b) => (a.send_at < b.send_at ? -1 : 1))
+      .map(({ author, ...x }) => x);
+    const { slice, next_cursor } = page(own, q);
+    return send(200, { scheduled: slice, next_cursor });
   }
   if (p === '/api/clinician/patients') {
     if (role !== 'clinician') fail(403, 'forbidden', 'Clinicians only.');

@@ -123,6 +123,8 @@ export const api = {
   triage: () => request('GET', '/api/clinician/triage'),
   auditLog: (cursor) => request('GET', '/api/audit/log', { query: { cursor } }),
   deletedMessages: (cursor) => request('GET', '/api/admin/messages/deleted', { query: { cursor } }),
+  templates: () => request('GET', '/api/messages/templates'),
+  scheduled: (cursor) => request('GET', '/api/messages/scheduled', { query: { cursor } }),
 
   // Commands
   send: ({ recipient, subject, content }, idempotencyKey) =>
@@ -143,4 +145,30 @@ export const api = {
     request('POST', `/api/messages/conversation/${seg(user)}/read`),
   deleteMessage: (messageId) => request('DELETE', `/api/messages/${seg(messageId)}`),
   restoreMessage: (messageId) => request('POST', `/api/admin/messages/${seg(messageId)}/restore`),
+
+  // Clinician tools: templates, scheduled messages, broadcast
+  createTemplate: ({ title, subject, content }, idempotencyKey) =>
+    request('POST', '/api/messages/templates', {
+      body: { title: title.trim(), subject: optional(subject), content },
+      headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : undefined,
+    }),
+  updateTemplate: (templateId, { title, subject, content }) =>
+    request('PUT', `/api/messages/templates/${seg(templateId)}`, {
+      body: { title: title.trim(), subject: optional(subject), content },
+    }),
+  deleteTemplate: (templateId) => request('DELETE', `/api/messages/templates/${seg(templateId)}`),
+  schedule: ({ recipient, subject, content, send_at: sendAt }, idempotencyKey) =>
+    request('POST', '/api/messages/scheduled', {
+      body: { recipient, subject: optional(subject), content, send_at: sendAt },
+      headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : undefined,
+    }),
+  /** `changes`: any of {send_at, subject, content}; `subject: null` removes the subject. */
+  updateScheduled: (scheduledId, changes) =>
+    request('PATCH', `/api/messages/scheduled/${seg(scheduledId)}`, { body: changes }),
+  cancelScheduled: (scheduledId) => request('DELETE', `/api/messages/scheduled/${seg(scheduledId)}`),
+  broadcast: ({ subject, message }, idempotencyKey) =>
+    request('POST', '/api/clinician/messages/broadcast', {
+      body: { subject: optional(subject), message },
+      headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : undefined,
+    }),
 };

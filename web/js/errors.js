@@ -31,6 +31,10 @@ const SENTENCES = {
     login: 'Wrong username or password. Please check both and try again.',
     send: (e) => `${detail(e)} Please change your message and try again.`.trim(),
     reply: (e) => `${detail(e)} Please change your reply and try again.`.trim(),
+    schedule: (e) => `${detail(e)} Please change the time or the message and try again.`.trim(),
+    'scheduled-edit': (e) => `${detail(e)} Please change the time or the message and try again.`.trim(),
+    template: (e) => `${detail(e)} Please change the template and try again.`.trim(),
+    broadcast: (e) => `${detail(e)} Nothing was sent. Please check your message and try again.`.trim(),
     default: (e) => `${detail(e)} Please check what you entered and try again.`.trim(),
   },
   payload_too_large: {
@@ -38,6 +42,10 @@ const SENTENCES = {
   },
   not_found: {
     send: "We can't find anyone with that username. Please check the spelling and try again.",
+    schedule: "We can't find anyone with that username. Please check the spelling and try again.",
+    template: 'This template is no longer available. It may already be deleted; the list now shows the latest.',
+    'scheduled-edit': 'This scheduled message is no longer available. The list now shows the latest.',
+    'scheduled-cancel': 'This scheduled message is no longer available. The list now shows the latest.',
     reply: 'This conversation is no longer available, so the reply was not sent.',
     delete: 'This message is no longer available. It may already be deleted.',
     restore: 'This message is no longer available. Reload the list to see the latest.',
@@ -45,12 +53,17 @@ const SENTENCES = {
   },
   forbidden: {
     send: "You can't start a conversation with this person; you can reply when they write to you.",
+    schedule: "You can't start a conversation with this person, so a message to them can't be scheduled.",
+    broadcast: 'Only clinicians can write to all their patients at once.',
     reply: "You can't reply in this conversation. You can still read it.",
     delete: "You can't delete this message.",
     default: "You don't have permission to do this.",
   },
   conflict: {
     restore: 'This message has already been restored. Reload the list to see the latest.',
+    template: 'You have reached the limit of 200 templates. Please delete one you no longer need, then try again.',
+    'scheduled-edit': 'This message can no longer be changed: it has already been sent or cancelled. The list now shows the latest.',
+    'scheduled-cancel': 'This message can no longer be cancelled: it has already been sent or cancelled. The list now shows the latest.',
     default: 'This has already changed. Please reload the page to see the latest.',
   },
   unavailable: {

@@ -10,6 +10,9 @@ import { composeView } from './views/compose.js';
 import { searchView } from './views/search.js';
 import { clinicianView } from './views/clinician.js';
 import { triageView } from './views/triage.js';
+import { scheduledView } from './views/scheduled.js';
+import { templatesView } from './views/templates.js';
+import { broadcastView } from './views/broadcast.js';
 import { adminView } from './views/admin.js';
 import { auditorView } from './views/auditor.js';
 import { createLive } from './live.js';
@@ -23,8 +26,11 @@ const TABS = [
   { name: 'inbox', label: 'Inbox', roles: MESSAGING_ROLES, create: inboxView },
   { name: 'sent', label: 'Sent', roles: MESSAGING_ROLES, create: sentView },
   { name: 'new', label: 'New message', roles: MESSAGING_ROLES, create: composeView },
+  { name: 'scheduled', label: 'Scheduled', roles: MESSAGING_ROLES, create: scheduledView },
   { name: 'search', label: 'Search', roles: MESSAGING_ROLES, create: searchView },
   { name: 'patients', label: 'My patients', roles: ['clinician'], create: clinicianView },
+  { name: 'broadcast', label: 'Message all', roles: ['clinician'], create: broadcastView },
+  { name: 'templates', label: 'Templates', roles: ['clinician'], create: templatesView },
   { name: 'deleted', label: 'Deleted messages', roles: ['admin'], create: adminView },
   { name: 'audit', label: 'Audit log', roles: ['auditor', 'admin'], create: auditorView },
 ];
