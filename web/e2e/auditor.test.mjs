@@ -252,6 +252,60 @@ describe('Auditor view', () => {
     await screenshot(page, 'auditor-access-log');
   });
 
+  step('a message’s Reads (access log) and History (audit log) are one click from its id', async () => {
+    const page = pages.auditor;
+    await byTestId(page, 'audit-tab').click();
+    await applyFilters(page, 'audit', { actor: CLINICIAN.username });
+    await page.locator('[data-testid="audit-entry"]').first().getByTestId('audit-message-id-access').click();
+    await settled(page, 'access');
+    assert.equal(await byTestId(page, 'access-tab').getAttribute('aria-selected'), 'true');
+    assert.equal(await byTestId(page, 'access-filter-message_id').inputValue(), sent.first.message_id);
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'access-summary', 'focus on what is shown');
+    assert.match(await byTestId(page, 'access-summary').innerText(), new RegExp(`message ${sent.first.message_id}`));
+    const view = page.locator(`[data-testid="access-entry"][data-action="conversation_viewed"][data-actor="${PATIENT.username}"]`).first();
+    await view.waitFor();
+
+    await view.locator('details summary').click();
+    await view.locator('[data-testid="access-message-id"]').filter({ hasText: sent.first.message_id }).waitFor();
+    const item = view.locator('li').filter({ has: page.locator(`[data-full="${sent.first.message_id}"]`) });
+    await item.getByTestId('access-message-id-audit').click();
+    await settled(page, 'audit');
+    assert.equal(await byTestId(page, 'audit-tab').getAttribute('aria-selected'), 'true');
+    const auditor = await apiSession(AUDITOR.username);
+    const history = await allEntries(auditor, '/api/audit/log', { message_id: sent.first.message_id });
+    assert.deepEqual(history.map((e) => e.action), ['message_sent', 'message_read']);
+    assert.deepEqual((await shown(page, 'audit')).map((r) => r.position), history.map((e) => String(e.position)));
+  });
+
+  step('the tabs follow the arrow keys; Show more pages through a long access log', async () => {
+    const page = pages.auditor;
+    await byTestId(page, 'audit-tab').focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await byTestId(page, 'access-tab').getAttribute('aria-selected'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'access-tab');
+
+    const auditor = await apiSession(AUDITOR.username);
+    for (let i = 0; i < 60; i += 1) await auditor.call('GET', `/api/audit/log?actor=${CLINICIAN.username}`, undefined, 200);
+    const filters = { actor: AUDITOR.username, action: 'audit_viewed' };
+    await waitForEntries(auditor, '/api/audit/access', filters, 61);
+    await applyFilters(page, 'access', { actor: AUDITOR.username, action: 'Audit log viewed' });
+    assert.equal((await shown(page, 'access')).length, 50, 'a first page of 50');
+    assert.match(await byTestId(page, 'access-count').innerText(), /^50 entries shown; more match/);
+    const more = byTestId(page, 'access-more');
+    while (await more.isVisible()) {
+      await more.click();
+      await settled(page, 'access');
+    }
+    const rows = await shown(page, 'access');
+    const expected = await allEntries(auditor, '/api/audit/access', filters);
+    assert.deepEqual(rows.map((r) => r.id), expected.map((e) => String(e.id)), 'every entry once, oldest first');
+    assert.match(await byTestId(page, 'access-count').innerText(), new RegExp(`^${expected.length} entries shown\\.$`));
+    const lastPageStart = rows[Math.floor((rows.length - 1) / 50) * 50].id;
+    assert.deepEqual(await page.evaluate(() => ({ ...document.activeElement?.dataset })),
+      { testid: 'access-entry', action: 'audit_viewed', actor: AUDITOR.username, id: lastPageStart, counterpart: CLINICIAN.username },
+      'with Show more gone, focus is on the first entry it loaded');
+  });
+
   step('Export downloads exactly the entries the filters select (JSON, then CSV)', async () => {
     const page = pages.auditor;
     await byTestId(page, 'audit-tab').click();

@@ -38,7 +38,13 @@ const LOGS = {
 export function auditorView(ctx) {
   const zone = zoneName();
   const tablist = h('div', { class: 'audit-tabs', role: 'tablist', 'aria-label': 'Audit trail' });
-  const panels = { audit: logPanel(ctx, 'audit', zone), access: logPanel(ctx, 'access', zone) };
+  // "History" and "Reads" of a message id: the other (or this) log, filtered by that message.
+  const trace = (kind, messageId) => {
+    panels[kind].trace(messageId);
+    select(kind);
+    panels[kind].focusSummary();
+  };
+  const panels = { audit: logPanel(ctx, 'audit', zone, trace), access: logPanel(ctx, 'access', zone, trace) };
   const tabs = {};
   let current = null;
 
@@ -84,7 +90,7 @@ export function auditorView(ctx) {
 }
 
 /** One log's tab panel: filters, the count, the list, "Show more" and the export. */
-function logPanel(ctx, kind, zone) {
+function logPanel(ctx, kind, zone, trace) {
   const words = LOGS[kind];
   const ids = (name) => `${kind}-filter-${name}`;
   const controls = {};
@@ -148,7 +154,7 @@ function logPanel(ctx, kind, zone) {
         fromField, toField),
       h('div', { class: 'form-actions' }, submit, clear)));
 
-  const summary = h('p', { class: 'audit-summary', testid: `${kind}-summary` });
+  const summary = h('p', { class: 'audit-summary', testid: `${kind}-summary`, tabindex: '-1' });
   const status = h('p', { class: 'audit-count', role: 'status', 'aria-live': 'polite', testid: `${kind}-count` });
   const listId = uid(`${kind}-list`);
   const list = h('ul', { class: 'item-list audit-list', id: listId, testid: `${kind}-list`, 'aria-label': `${words.tab} entries` });
@@ -168,7 +174,7 @@ function logPanel(ctx, kind, zone) {
   const exportBox = h('div', { class: 'audit-export', role: 'group', 'aria-label': `Export the ${words.tab.toLowerCase()}` },
     h('div', { class: 'audit-export-row' },
       h('label', { for: formatId }, 'File format'), format, exportButton, cancelButton),
-    h('p', { class: 'hint' }, `Exports every entry the filters shown above select (at most ${EXPORT_CAP.toLocaleString()}), not only the loaded ones.`),
+    h('p', { class: 'hint' }, `Exports every entry the filters above select (at most ${EXPORT_CAP.toLocaleString()}), not only the ones loaded below.`),
     exportStatus);
 
   const el = h('div', { class: 'audit-panel', role: 'tabpanel', id: `${kind}-panel`, testid: `${kind}-panel`, hidden: true },
@@ -227,12 +233,24 @@ function logPanel(ctx, kind, zone) {
     load(false);
   }
 
-  function onClear() {
+  function resetForm() {
     form.reset();
     otherField.hidden = true;
     for (const input of Object.values(controls)) input.setCustomValidity?.('');
     ctx.clearError();
+  }
+
+  function onClear() {
+    resetForm();
     applied = {};
+    load(false);
+  }
+
+  /** Shows every entry of one message (the other filters cleared); focus goes to the summary. */
+  function traceMessage(messageId) {
+    resetForm();
+    controls.message_id.value = messageId;
+    applied = { message_id: messageId };
     load(false);
   }
 
@@ -285,8 +303,21 @@ function logPanel(ctx, kind, zone) {
     return h('time', { class: 'item-time audit-time', datetime: iso, title: `${iso} (UTC)`, testid: `${kind}-time` }, exactTime(iso));
   }
 
+  /** "History" (its audit log) and "Reads" (its access log) buttons of a message id. */
+  function traceButtons(messageId, testid) {
+    const short = shortId(messageId);
+    const button = (target, label, words) => h('button', {
+      type: 'button', class: 'btn-copy', testid: `${testid}-${target}`, title: words, 'aria-label': `${words}: ${short}`,
+      onclick: () => trace(target, messageId),
+    }, label);
+    return [
+      kind === 'audit' ? null : button('audit', 'History', 'Show the audit log of this message'),
+      kind === 'access' ? null : button('access', 'Reads', 'Show who read this message (access log)'),
+    ];
+  }
+
   /** A shortened id: the short form is seen, the whole one is in the title, for screen readers, and copied. */
-  function idEl(what, id, testid) {
+  function idEl(what, id, testid, extra = null) {
     const short = shortId(id);
     const shortened = short !== String(id);
     const copy = h('button', {
@@ -297,7 +328,7 @@ function logPanel(ctx, kind, zone) {
     return h('span', { class: 'audit-id' },
       h('span', { class: 'audit-id-text', title: String(id), testid, dataset: { full: String(id) } },
         shortened ? [h('span', { 'aria-hidden': 'true' }, short), srOnly(String(id))] : short),
-      ' ', copy);
+      ' ', copy, extra ? [' ', extra] : null);
   }
 
   async function copyText(text, what) {
@@ -328,7 +359,7 @@ function logPanel(ctx, kind, zone) {
     h('span', { class: 'item-top' }, actionEl(e.action), timeOf(e.occurred_at)),
     h('span', { class: 'audit-parts' },
       part('by', h('strong', { testid: 'audit-actor' }, e.actor || 'the system')),
-      e.message_id ? part('message', idEl('message id', e.message_id, 'audit-message-id')) : null,
+      e.message_id ? part('message', idEl('message id', e.message_id, 'audit-message-id', traceButtons(e.message_id, 'audit-message-id'))) : null,
       between ? part('between', between) : null),
     h('span', { class: 'audit-parts audit-meta' },
       part('position', String(e.position)),
@@ -340,7 +371,7 @@ function logPanel(ctx, kind, zone) {
   }
 
   function accessItem(e) {
-    const ids = Array.isArray(e.message_ids) ? e.message_ids : [];
+    const messageIds = Array.isArray(e.message_ids) ? e.message_ids : [];
     return h('li', {
       class: 'audit-item access-entry', testid: 'access-entry', tabindex: '-1',
       dataset: { action: e.action, actor: e.actor || '', id: String(e.id), counterpart: e.counterpart || '' },
@@ -349,23 +380,29 @@ function logPanel(ctx, kind, zone) {
     h('span', { class: 'audit-parts' },
       part('by', h('strong', { testid: 'access-actor' }, e.actor), e.role ? ` (${roleLabel(e.role)})` : ''),
       e.counterpart ? part('about', h('strong', { testid: 'access-counterpart' }, e.counterpart)) : null,
-      part('answer', h('span', { testid: 'access-result-count' }, count(e.result_count ?? 0, 'item'))),
+      part('showed', h('span', { testid: 'access-result-count' }, count(e.result_count ?? 0, 'item'))),
       e.query_length !== null && e.query_length !== undefined
         ? part('search', `${count(e.query_length, 'character')} long (its text is not recorded)`) : null),
     h('span', { class: 'audit-parts audit-meta' },
       part('entry', String(e.id)),
       e.request_id ? part('request', idEl('request id', e.request_id, 'access-request-id')) : null,
       e.client_ip ? part('from address', e.client_ip) : null),
-    ids.length ? h('details', { class: 'audit-details' },
-      h('summary', {}, `${count(ids.length, 'message')} shown`),
-      h('ul', { class: 'audit-ids' }, ids.map((id) => h('li', {}, idEl('message id', id, 'access-message-id'))))) : null);
+    messageIds.length ? h('details', { class: 'audit-details' },
+      h('summary', {}, `${count(messageIds.length, 'message')} shown`),
+      h('ul', { class: 'audit-ids' }, messageIds.map((id) => h('li', {}, idEl('message id', id, 'access-message-id', traceButtons(id, 'access-message-id')))))) : null);
   }
 
   // ---- Export --------------------------------------------------------------------------------
 
   async function onExport() {
     if (exporting) return;
-    const filters = { ...applied };
+    // What the form says is what is exported: filters changed but not yet applied are applied first.
+    const filters = readForm();
+    if (!filters) return;
+    if (JSON.stringify(filters) !== JSON.stringify(applied)) {
+      applied = filters;
+      load(false);
+    }
     const chosen = format.value === 'json' ? 'json' : 'csv';
     const controller = new AbortController();
     exporting = controller;
@@ -411,5 +448,7 @@ function logPanel(ctx, kind, zone) {
     el,
     show: () => { if (!loaded) load(false); },
     reload: () => load(false),
+    trace: traceMessage,
+    focusSummary: () => summary.focus(),
   };
 }
