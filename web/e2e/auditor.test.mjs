@@ -333,6 +333,23 @@ describe('Auditor view', () => {
     assert.deepEqual(lines.slice(1).map((l) => l.split(',').slice(0, 4)),
       expected.map((e) => [String(e.position), e.occurred_at, e.actor, e.action]));
 
+    // Filters changed but not applied: the export applies them first, and exports what they select.
+    await panel.getByTestId('audit-filter-action').selectOption({ label: 'Message read' });
+    const [reads] = await Promise.all([page.waitForEvent('download'), panel.getByTestId('audit-export').click()]);
+    const readLines = (await readFile(await reads.path(), 'utf8')).trimEnd().split('\r\n').slice(1);
+    assert.deepEqual(readLines.map((l) => l.split(',')[0]), expected.slice(0, 2).map((e) => String(e.position)));
+    await settled(page, 'audit');
+    assert.equal((await shown(page, 'audit')).length, 2, 'the list shows what was exported');
+
+    // The cap: an export stops there and says it is not complete.
+    const capped = await page.evaluate(async (actor) => {
+      const { collect } = await import('/js/audit-export.js');
+      const steps = [];
+      const result = await collect('audit', { actor }, { cap: 2, onProgress: (n) => steps.push(n) });
+      return { count: result.entries.length, complete: result.complete, steps };
+    }, PATIENT.username);
+    assert.deepEqual(capped, { count: 2, complete: false, steps: [2] });
+
     // The access log's export, filtered by the patient and an action.
     await byTestId(page, 'access-tab').click();
     await applyFilters(page, 'access', { actor: PATIENT.username, action: 'Conversation viewed' });
