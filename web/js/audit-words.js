@@ -138,3 +138,27 @@ export const messageIdProblem = (value) => (!value || isUuid(value) ? ''
   : 'Please enter a whole message id (a UUID such as 0b5e61c2-8f3a-4c1e-9d2b-7a6f5e4d3c2b); copy it from an entry.');
 export const actionProblem = (value) => (!value || ACTION.test(value) ? ''
   : 'Please enter an action code of lowercase letters and _ (such as message_sent).');
+
+/** Readable names of the audit log's `details` fields (audit/src/entry.rs); others as they are. */
+const DETAIL_LABELS = {
+  sender: 'Sender',
+  recipient: 'Recipient',
+  sender_role: 'Sender’s role',
+  recipient_role: 'Recipient’s role',
+  actor_role: 'Actor’s role',
+  channel: 'Channel',
+  parent_message_id: 'In reply to message',
+  restored_by: 'Restored by',
+  author: 'Author',
+  owner: 'Owner',
+  clinician: 'Clinician',
+  template_id: 'Template',
+  scheduled_id: 'Scheduled message',
+  broadcast_id: 'Broadcast',
+  send_at: 'To be sent at',
+  reason: 'Reason',
+  recipients: 'Recipients',
+  event_version: 'Event version',
+};
+
+export const detailLabel = (key) => DETAIL_LABELS[key] || key;

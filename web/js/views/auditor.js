@@ -7,7 +7,7 @@
 import { h, uid, srOnly, viewHeading, moreButton, roleLabel } from '../dom.js';
 import {
   AUDIT_ACTIONS, ACCESS_ACTIONS, actionLabel, isKnownAction, exactTime, zoneName,
-  localInputToRfc3339, shortId, usernameProblem, messageIdProblem, actionProblem,
+  localInputToRfc3339, shortId, isUuid, detailLabel, usernameProblem, messageIdProblem, actionProblem,
 } from '../audit-words.js';
 import {
   EXPORT_CAP, fetchPage, collect, toCsv, toJson, fileName, download,
@@ -367,7 +367,16 @@ function logPanel(ctx, kind, zone, trace) {
       e.client_ip ? part('from address', e.client_ip) : null),
     detailRows.length ? h('details', { class: 'audit-details' },
       h('summary', {}, 'All details'),
-      h('dl', {}, detailRows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'object' ? JSON.stringify(v) : String(v))]))) : null);
+      h('dl', {}, detailRows.map(([k, v]) => [h('dt', { title: k }, detailLabel(k)), h('dd', { dataset: { key: k } }, detailValue(k, v))]))) : null);
+  }
+
+  function detailValue(key, value) {
+    if (typeof value === 'string' && isUuid(value)) return idEl(detailLabel(key).toLowerCase(), value, 'audit-detail-id');
+    if (typeof value === 'string' && /_role$/.test(key)) return roleLabel(value);
+    if (key === 'send_at' && typeof value === 'string' && !Number.isNaN(Date.parse(value))) {
+      return h('time', { datetime: value, title: `${value} (UTC)` }, exactTime(value));
+    }
+    return typeof value === 'object' ? JSON.stringify(value) : String(value);
   }
 
   function accessItem(e) {
