@@ -196,6 +196,22 @@ describe('Auditor view', () => {
     await applyFilters(page, 'audit', { actor: PATIENT.username, action: 'Message sent' });
     rows = await shown(page, 'audit');
     assert.deepEqual(rows.map((r) => r.position), [String(patientEntries[2].position)]);
+
+    // An action without a readable name: typed as its code (and shown as it is).
+    const panel = byTestId(page, 'audit-panel');
+    await panel.getByTestId('audit-filter-action').selectOption('__other__');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'audit-filter-action_code');
+    await panel.getByTestId('audit-filter-action_code').fill('Message-Read');
+    await panel.getByTestId('audit-filter-apply').click();
+    assert.match(await panel.getByTestId('audit-filter-action_code').evaluate((el) => el.validationMessage), /action code/);
+    await panel.getByTestId('audit-filter-action_code').fill('message_read');
+    await panel.getByTestId('audit-filter-apply').click();
+    await settled(page, 'audit');
+    assert.deepEqual((await shown(page, 'audit')).map((r) => r.position), patientEntries.slice(0, 2).map((e) => String(e.position)));
+    assert.deepEqual(await page.evaluate(async () => {
+      const { actionLabel } = await import('/js/audit-words.js');
+      return [actionLabel('audit', 'conversation_archived'), actionLabel('audit', 'something_new'), actionLabel('access', 'search')];
+    }), ['Conversation archived', 'something_new', 'Messages searched'], 'unknown actions as they are');
   });
 
   step('a time range in local time (sent as UTC) selects one of the clinician’s two messages', async () => {
