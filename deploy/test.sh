@@ -11,12 +11,16 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # shellcheck source=deploy/lib/postgres.sh
 source deploy/lib/postgres.sh
+# shellcheck source=deploy/lib/redis.sh
+source deploy/lib/redis.sh
 
 HS_PG_STOP=""
+HS_REDIS_STOP=""
 scratch=""
 cleanup() {
   trap '' INT TERM PIPE
   if [ -n "$HS_PG_STOP" ]; then eval "$HS_PG_STOP" >/dev/null || true; fi
+  if [ -n "$HS_REDIS_STOP" ]; then eval "$HS_REDIS_STOP" >/dev/null 2>&1 || true; fi
   if [ -n "$scratch" ]; then rm -rf "$scratch"; fi
 }
 trap cleanup EXIT
@@ -27,6 +31,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
   hs_private_postgres "$scratch" "${HS_TEST_PG_PORT:-55433}" postgres test
   echo "private test PostgreSQL at ${DATABASE_URL}"
 fi
+
+# Redis for the shared rate limits (gateway/tests/shared_limits.rs).
+if [ -z "$scratch" ]; then scratch=$(mktemp -d /tmp/hs-test.XXXXXX); fi
+hs_redis "$scratch/redis" "${HS_TEST_REDIS_PORT:-56379}"
+echo "Redis for the tests at ${REDIS_URL}"
 
 failed=()
 passed=0

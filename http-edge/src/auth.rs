@@ -80,7 +80,7 @@ where
             Ok(client) => client,
             Err(never) => match never {},
         };
-        edge.take_ip(client.ip)?;
+        edge.take_ip(client.ip).await?;
         tracing::Span::current().record("user", session.username.as_str());
         let caller = Caller {
             username: session.username,
@@ -108,7 +108,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        Edge::from_ref(state).take_user(&caller.username)?;
+        Edge::from_ref(state).take_user(&caller.username).await?;
         Ok(MessageQuota(caller))
     }
 }

@@ -54,17 +54,13 @@ pub struct Edge {
 
 impl Edge {
     /// Takes a token from the client IP's bucket (429 with `Retry-After` when empty).
-    pub fn take_ip(&self, ip: std::net::IpAddr) -> Result<(), ApiError> {
-        limited(self.limiter.per_ip.take(&ip, std::time::Instant::now()))
+    pub async fn take_ip(&self, ip: std::net::IpAddr) -> Result<(), ApiError> {
+        limited(self.limiter.take_ip(ip).await)
     }
 
     /// Takes a token from the user's bucket of message-creating commands.
-    pub fn take_user(&self, username: &str) -> Result<(), ApiError> {
-        limited(
-            self.limiter
-                .per_user
-                .take(&username.to_owned(), std::time::Instant::now()),
-        )
+    pub async fn take_user(&self, username: &str) -> Result<(), ApiError> {
+        limited(self.limiter.take_user(username).await)
     }
 
     /// Whether a login for `username` from `ip` may be checked now (429 with `Retry-After`
@@ -79,7 +75,14 @@ impl Edge {
     /// The edge over `pool` (for the `sessions` and `users` tables). Its session cache stays
     /// off until a [`accounts::ChangeListener`] keeps [`Edge::changes`].
     pub fn new(pool: sqlx::PgPool, settings: EdgeSettings) -> Self {
-        let limiter = Arc::new(RateLimiter::new(settings.rate.clone()));
+        let limiter = Arc::new(
+            RateLimiter::new(settings.rate.clone()).unwrap_or_else(|err| {
+                // `EdgeSettings::from_lookup` checked the URL already; a hand-made one that is
+                // not a Redis URL leaves the limits in this process.
+                tracing::error!(error = %err, "rate limits stay in this process");
+                RateLimiter::local(settings.rate.clone())
+            }),
+        );
         let sessions = SessionStore::new(pool, settings.session_ttl, settings.session_idle)
             .with_cache(settings.session_cache_size);
         let changes = AccountCaches::default();

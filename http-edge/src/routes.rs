@@ -61,7 +61,7 @@ pub async fn login(
     client: ClientInfo,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
-    edge.take_ip(client.ip)?;
+    edge.take_ip(client.ip).await?;
     edge.take_login(&body.username, client.ip)?;
     let throttle = &edge.login_throttle;
     let pool = edge.sessions.pool().clone();

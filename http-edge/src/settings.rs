@@ -20,6 +20,11 @@ pub struct RateSettings {
     /// Every request per client IP: refill per second and burst.
     pub ip_per_second: f64,
     pub ip_burst: u32,
+    /// `REDIS_URL` (default none): share the buckets of every instance through this Redis.
+    pub redis_url: Option<String>,
+    /// `RATE_LIMIT_REDIS_PREFIX` (default `hs`): the prefix of the buckets' keys in Redis (one
+    /// per deployment sharing a Redis).
+    pub redis_prefix: String,
 }
 
 impl Default for RateSettings {
@@ -29,6 +34,8 @@ impl Default for RateSettings {
             user_burst: 30,
             ip_per_second: 100.0,
             ip_burst: 400,
+            redis_url: None,
+            redis_prefix: "hs".to_owned(),
         }
     }
 }
@@ -109,6 +116,21 @@ impl EdgeSettings {
                 user_burst: parse(&lookup, "RATE_LIMIT_USER_BURST", 30)?.max(1),
                 ip_per_second: positive(&lookup, "RATE_LIMIT_IP_PER_SECOND", 100.0)?,
                 ip_burst: parse(&lookup, "RATE_LIMIT_IP_BURST", 400)?.max(1),
+                redis_url: match lookup("REDIS_URL").filter(|url| !url.trim().is_empty()) {
+                    None => None,
+                    Some(url) => match redis::Client::open(url.as_str()) {
+                        Ok(_) => Some(url),
+                        Err(err) => {
+                            return Err(SettingsError {
+                                name: "REDIS_URL",
+                                problem: err.to_string(),
+                            })
+                        }
+                    },
+                },
+                redis_prefix: lookup("RATE_LIMIT_REDIS_PREFIX")
+                    .filter(|p| !p.trim().is_empty())
+                    .unwrap_or_else(|| "hs".to_owned()),
             },
             session_cache_size: parse(&lookup, "SESSION_CACHE_SIZE", defaults.session_cache_size)?,
             directory_cache_size: parse(

@@ -83,6 +83,7 @@ impl Commands {
                 user_burst: 10_000,
                 ip_per_second: 10_000.0,
                 ip_burst: 10_000,
+                ..RateSettings::default()
             },
             ..EdgeSettings::default()
         };

@@ -28,6 +28,7 @@ pub fn edge_settings() -> EdgeSettings {
             user_burst: 10_000,
             ip_per_second: 10_000.0,
             ip_burst: 10_000,
+            ..RateSettings::default()
         },
         ..EdgeSettings::default()
     }
