@@ -53,7 +53,7 @@ const ROLE_WORDS = {
 };
 const roleWords = (role) => ROLE_WORDS[role] || (role ? `role: ${roleLabel(role)}` : 'role not recorded');
 
-const messagesWords = (n) => `${n} of your message${n === 1 ? '' : 's'}`;
+const messagesWords = (n) => `${n} of your messages`;
 
 export function privacyView(ctx) {
   const isPatient = ctx.user && ctx.user.role === 'patient';
@@ -163,7 +163,9 @@ export function privacyView(ctx) {
       h('p', { class: 'access-when' }, exactTime(e.occurred_at, { 'data-testid': 'access-time' })),
       h('p', { class: 'access-what', testid: 'access-what' },
         h('span', { class: 'item-name', testid: 'access-actor' }, who), ' ',
-        h('span', { class: 'role-tag', testid: 'access-role' }, roleLabel(e.role) || 'Unknown role'), ' ',
+        h('span', { class: 'sr-only' }, '('),
+        h('span', { class: 'role-tag', testid: 'access-role' }, roleLabel(e.role) || 'Unknown role'),
+        h('span', { class: 'sr-only' }, ')'), ' ',
         h('span', { testid: 'access-action' }, actionWords(e.action)),
         ids.length ? [' (', h('span', { testid: 'access-count' }, messagesWords(ids.length)), ')'] : null, '.'),
       h('p', { class: 'hint' }, `${who} is ${roleWords(e.role)}.`));
