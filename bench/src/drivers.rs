@@ -39,6 +39,7 @@ enum Param {
     Id(Uuid),
     Rows(i64),
     Rank(f32),
+    Flag(bool),
 }
 
 /// The statements one read runs for `probe`, in order, each with its parameters: the first
@@ -54,7 +55,13 @@ fn statements(kind: QueryKind, probe: &Probe) -> Vec<(&'static str, Vec<Param>)>
         QueryKind::Inbox => vec![
             (
                 sql::INBOX,
-                vec![me.clone(), far, Param::Text(String::new()), rows],
+                vec![
+                    me.clone(),
+                    far,
+                    Param::Text(String::new()),
+                    rows,
+                    Param::Flag(false),
+                ],
             ),
             (sql::UNREAD, vec![me]),
         ],
@@ -161,6 +168,7 @@ async fn through_tokio_postgres(
                             Param::Id(v) => v,
                             Param::Rows(v) => v,
                             Param::Rank(v) => v,
+                            Param::Flag(v) => v,
                         }
                     })
                     .collect();
@@ -196,6 +204,7 @@ async fn through_sqlx(
                     Param::Id(v) => q.bind(*v),
                     Param::Rows(v) => q.bind(*v),
                     Param::Rank(v) => q.bind(*v),
+                    Param::Flag(v) => q.bind(*v),
                 });
                 rows += query
                     .fetch_all(&mut *conn)

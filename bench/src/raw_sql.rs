@@ -91,7 +91,10 @@ FROM bench_raw_payloads WHERE idx = :i;
 pub fn read_script(kind: QueryKind) -> String {
     use query_service::sql;
     let (statements, args): (&[&str], &[&str]) = match kind {
-        QueryKind::Inbox => (&[sql::INBOX, sql::UNREAD], &[OWNER, LAST_TIME, "''", ROWS]),
+        QueryKind::Inbox => (
+            &[sql::INBOX, sql::UNREAD],
+            &[OWNER, LAST_TIME, "''", ROWS, "false"],
+        ),
         QueryKind::Sent => (&[sql::SENT], &[OWNER, LAST_TIME, LAST_ID, ROWS]),
         QueryKind::Conversation => (
             &[sql::USER, sql::CONVERSATION],

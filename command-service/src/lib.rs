@@ -9,6 +9,7 @@
 
 mod admin;
 mod app;
+mod archive;
 mod batch;
 mod blocks;
 mod broadcast;
@@ -60,6 +61,10 @@ pub fn routes(state: CommandState) -> Router {
         .route(
             "/api/clinician/messages/broadcast",
             post(broadcast::broadcast),
+        )
+        .route(
+            "/api/messages/conversation/{user}/archive",
+            post(archive::archive_conversation).delete(archive::unarchive_conversation),
         )
         .route(
             "/api/messages/block/{user}",

@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{admin, blocks, broadcast, messages, receipts, scheduled, templates};
+use crate::{admin, archive, blocks, broadcast, messages, receipts, scheduled, templates};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,8 @@ use crate::{admin, blocks, broadcast, messages, receipts, scheduled, templates};
         broadcast::broadcast,
         blocks::block_user,
         blocks::unblock_user,
+        archive::archive_conversation,
+        archive::unarchive_conversation,
         admin::create_user,
         admin::set_patient_approval,
         admin::disable_user,

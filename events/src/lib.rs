@@ -12,6 +12,7 @@
 //! message) and a [`Broadcast`] (appended with the messages it sends).
 
 mod aggregate;
+mod archive;
 mod block;
 mod broadcast;
 mod commands;
@@ -25,6 +26,9 @@ mod scheduled;
 mod template;
 
 pub use aggregate::{Message, MessageState};
+pub use archive::{
+    archive_stream, ArchiveCommand, ArchiveEvent, ConversationArchive, ARCHIVE_AGGREGATE_TYPE,
+};
 pub use block::{block_stream, Block, BlockCommand, BlockEvent, BLOCK_AGGREGATE_TYPE};
 pub use broadcast::{
     broadcast_message_id, Broadcast, BroadcastCommand, BroadcastEvent, BroadcastSent,

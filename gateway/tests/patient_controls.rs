@@ -249,3 +249,161 @@ async fn blocks_follow_the_contract_rules(_: PgPoolOptions, options: PgConnectOp
     .await;
     assert_eq!((status, code(&body)), (403, "forbidden"), "{body}");
 }
+
+/// The counterparts of an inbox page.
+fn withs(inbox: &Value) -> Vec<String> {
+    inbox["conversations"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| c["with"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[sqlx::test]
+async fn an_archived_conversation_leaves_the_inbox_until_the_counterpart_writes(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let (_url, _gateway, client) = seeded_gateway(&options, &[]).await;
+    let alice = client.login("alice").await;
+    let bob = client.login("bob").await;
+    let carol = client.login("dr_carol").await;
+    assert_eq!(send(&client, &bob, "alice", "Budget numbers").await.0, 201);
+    let (status, _, _) = call(
+        &client,
+        "POST",
+        "/api/clinician/message",
+        &carol,
+        Some(json!({"recipient_username": "alice", "message": "How are you?"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _, token) = call(
+        &client,
+        "POST",
+        "/api/messages/conversation/bob/archive",
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let inbox = read(&client, "/api/messages/inbox", &alice, &token).await;
+    assert_eq!(withs(&inbox), ["dr_carol"], "{inbox}");
+    assert_eq!(
+        inbox["total_unread"], 2,
+        "the badge still counts everything"
+    );
+    let archived = read(&client, "/api/messages/inbox?archived=true", &alice, &token).await;
+    assert_eq!(withs(&archived), ["bob"], "{archived}");
+    let found = read(&client, "/api/messages/search?q=budget", &alice, &token).await;
+    assert_eq!(
+        found["results"].as_array().map(Vec::len),
+        Some(1),
+        "still searchable"
+    );
+    // bob's side is untouched.
+    let bobs = read(&client, "/api/messages/inbox", &bob, &token).await;
+    assert_eq!(withs(&bobs), ["alice"]);
+
+    // Unread only: carol's message is unread; once read, the filter leaves nothing.
+    let unread = read(
+        &client,
+        "/api/messages/inbox?unread_only=true",
+        &alice,
+        &token,
+    )
+    .await;
+    assert_eq!(withs(&unread), ["dr_carol"]);
+    let both = read(
+        &client,
+        "/api/messages/inbox?archived=true&unread_only=true",
+        &alice,
+        &token,
+    )
+    .await;
+    assert_eq!(withs(&both), ["bob"]);
+    let (status, _, token) = call(
+        &client,
+        "POST",
+        "/api/messages/conversation/dr_carol/read",
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let unread = read(
+        &client,
+        "/api/messages/inbox?unread_only=true",
+        &alice,
+        &token,
+    )
+    .await;
+    assert_eq!(withs(&unread), Vec::<String>::new());
+
+    // alice's own message does not bring it back; bob's does.
+    assert_eq!(send(&client, &alice, "bob", "Thanks").await.0, 201);
+    let (status, answer, token) = call(
+        &client,
+        "POST",
+        "/api/messages/send",
+        &alice,
+        Some(json!({"recipient": "bob", "content": "One more"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    let inbox = read(&client, "/api/messages/inbox", &alice, &token).await;
+    assert_eq!(withs(&inbox), ["dr_carol"], "still archived: {inbox}");
+    let (status, _, token) = call(
+        &client,
+        "POST",
+        "/api/messages/send",
+        &bob,
+        Some(json!({"recipient": "alice", "content": "You're welcome"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let inbox = read(&client, "/api/messages/inbox", &alice, &token).await;
+    assert_eq!(
+        withs(&inbox),
+        ["bob", "dr_carol"],
+        "back with bob's message: {inbox}"
+    );
+    let archived = read(&client, "/api/messages/inbox?archived=true", &alice, &token).await;
+    assert_eq!(withs(&archived), Vec::<String>::new());
+
+    // Archive and unarchive by hand.
+    let path = "/api/messages/conversation/dr_carol/archive";
+    let (status, _, _) = call(&client, "POST", path, &alice, None).await;
+    assert_eq!(status, 204);
+    let (status, _, token) = call(&client, "DELETE", path, &alice, None).await;
+    assert_eq!(status, 204);
+    let inbox = read(&client, "/api/messages/inbox", &alice, &token).await;
+    assert_eq!(withs(&inbox), ["bob", "dr_carol"]);
+
+    // Errors: oneself, unknown or malformed users, bad filters, a cursor of other filters.
+    for (method, path, expected) in [
+        ("POST", "/api/messages/conversation/alice/archive", 400),
+        ("POST", "/api/messages/conversation/nobody/archive", 404),
+        ("DELETE", "/api/messages/conversation/nobody/archive", 404),
+        ("POST", "/api/messages/conversation/Bad%20Name/archive", 400),
+        ("GET", "/api/messages/inbox?archived=yes", 400),
+        ("GET", "/api/messages/inbox?unread_only=1", 400),
+    ] {
+        let (status, body, _) = call(&client, method, path, &alice, None).await;
+        assert_eq!(status, expected, "{method} {path}: {body}");
+    }
+    let page = read(&client, "/api/messages/inbox?limit=1", &alice, &token).await;
+    let cursor = page["next_cursor"].as_str().expect("a second page");
+    let (status, body, _) = call(
+        &client,
+        "GET",
+        &format!("/api/messages/inbox?archived=true&cursor={cursor}"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "a cursor belongs to its filters: {body}");
+}

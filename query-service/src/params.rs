@@ -16,6 +16,8 @@ pub(crate) struct ListParams {
     limit: Option<String>,
     cursor: Option<String>,
     q: Option<String>,
+    archived: Option<String>,
+    unread_only: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ListParams {
@@ -46,6 +48,16 @@ impl ListParams {
         self.cursor.as_deref()
     }
 
+    /// The inbox's `archived` filter: `true` or `false` (default).
+    pub fn archived(&self) -> Result<bool, ApiError> {
+        flag("archived", self.archived.as_deref())
+    }
+
+    /// The inbox's `unread_only` filter: `true` or `false` (default).
+    pub fn unread_only(&self) -> Result<bool, ApiError> {
+        flag("unread_only", self.unread_only.as_deref())
+    }
+
     /// `q`: one line of 1 to 200 characters with a visible one (the text rules of
     /// `events::limits`).
     pub fn search_text(&self) -> Result<&str, ApiError> {
@@ -62,6 +74,17 @@ impl ListParams {
         let q = self.q.as_deref().unwrap_or_default();
         check_text(q, TextKind::Line, max).map_err(|e| ApiError::InvalidInput(format!("q {e}")))?;
         Ok(q)
+    }
+}
+
+/// A boolean query parameter: absent is false.
+fn flag(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
+    match raw {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::InvalidInput(format!(
+            "{name} must be true or false"
+        ))),
     }
 }
 
@@ -85,6 +108,7 @@ mod tests {
             limit: limit.map(str::to_owned),
             cursor: None,
             q: q.map(str::to_owned),
+            ..ListParams::default()
         }
     }
 

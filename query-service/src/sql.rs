@@ -5,14 +5,27 @@
 
 pub mod audit;
 
-/// Conversations of `$1`, newest activity first, after (`$2` time, `$3` counterpart); `$4` rows.
+/// Conversations of `$1`, archived (`$5` true) or not, newest activity first, after (`$2` time,
+/// `$3` counterpart); `$4` rows.
 pub const INBOX: &str = "
 SELECT c.counterpart, u.role, u.display_name, c.unread_count, c.last_activity_at,
        m.message_id, m.direction, m.subject, left(m.content, 100), m.sent_at
 FROM conversations c
 JOIN mailbox m ON m.owner = c.owner AND m.message_id = c.last_message_id
 LEFT JOIN users u ON u.username = c.counterpart
-WHERE c.owner = $1 AND (c.last_activity_at, c.counterpart) < ($2, $3)
+WHERE c.owner = $1 AND c.archived = $5 AND (c.last_activity_at, c.counterpart) < ($2, $3)
+ORDER BY c.last_activity_at DESC, c.counterpart DESC
+LIMIT $4";
+
+/// [`INBOX`] with unread messages only (its own partial index).
+pub const INBOX_UNREAD: &str = "
+SELECT c.counterpart, u.role, u.display_name, c.unread_count, c.last_activity_at,
+       m.message_id, m.direction, m.subject, left(m.content, 100), m.sent_at
+FROM conversations c
+JOIN mailbox m ON m.owner = c.owner AND m.message_id = c.last_message_id
+LEFT JOIN users u ON u.username = c.counterpart
+WHERE c.owner = $1 AND c.archived = $5 AND c.unread_count > 0
+  AND (c.last_activity_at, c.counterpart) < ($2, $3)
 ORDER BY c.last_activity_at DESC, c.counterpart DESC
 LIMIT $4";
 
@@ -181,6 +194,7 @@ ORDER BY b.blocked_at DESC, b.blocked";
 /// Every statement, by name.
 pub const ALL: &[(&str, &str)] = &[
     ("inbox", INBOX),
+    ("inbox, unread only", INBOX_UNREAD),
     ("unread", UNREAD),
     ("sent", SENT),
     ("user", USER),

@@ -72,6 +72,11 @@ async fn generate(pool: &PgPool) -> Result<()> {
          FROM generate_series(1, 200000) i",
         "INSERT INTO unread_counters (owner, unread)
          SELECT 'p' || i, 0 FROM generate_series(1, 50000) i",
+        // One conversation in ten of that population archived.
+        "INSERT INTO archived_conversations (owner, counterpart, archived_at)
+         SELECT 'p' || (i / 4), 'q' || i, now() FROM generate_series(1, 200000, 10) i",
+        "UPDATE conversations c SET archived = true FROM archived_conversations a
+         WHERE a.owner = c.owner AND a.counterpart = c.counterpart",
         // The triage: every approved pair, a third of them waiting, and 100,000 answers.
         "INSERT INTO triage_waits (clinician, patient, waiting_since)
          SELECT 'u' || (10 * (1 + i % 100)), 'u' || i,
@@ -262,8 +267,27 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             command_service::EVENTS_OF_AGGREGATE,
             vec!["'message'", "'00000000-0000-0000-0000-000000000000'", "-1"],
         ),
-        ("inbox", sql::INBOX, vec!["'u1'", first, "''", "21"]),
-        ("inbox", sql::INBOX, vec!["'u1'", deep, "'u500'", "21"]),
+        (
+            "inbox",
+            sql::INBOX,
+            vec!["'u1'", first, "''", "21", "false"],
+        ),
+        (
+            "inbox",
+            sql::INBOX,
+            vec!["'u1'", deep, "'u500'", "21", "false"],
+        ),
+        ("inbox", sql::INBOX, vec!["'u1'", first, "''", "21", "true"]),
+        (
+            "inbox, unread only",
+            sql::INBOX_UNREAD,
+            vec!["'u1'", first, "''", "21", "false"],
+        ),
+        (
+            "projector: archived flags",
+            projections::read_models::archive::SET_ARCHIVED,
+            vec![owners, counterparts],
+        ),
         ("unread", sql::UNREAD, vec!["'u1'"]),
         ("sent", sql::SENT, vec!["'u1'", first, max_id, "21"]),
         ("sent", sql::SENT, vec!["'u1'", deep, max_id, "21"]),

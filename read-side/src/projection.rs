@@ -10,8 +10,8 @@ use crate::error::LogError;
 pub enum Projection {
     /// The original system's `messages` table.
     Messages,
-    /// `mailbox`, `conversations`, `unread_counters` and `notifications` (inbox, sent, thread,
-    /// search, badge, live notifications).
+    /// `mailbox`, `conversations`, `unread_counters`, `notifications`, the triage's and the
+    /// archive's tables (inbox, sent, thread, search, badge, live notifications, triage).
     Mailbox,
     /// `audit_log`: one hash-chained entry per event, whatever its type.
     AuditLog,
@@ -50,6 +50,7 @@ impl Projection {
                 "notifications",
                 "triage_waits",
                 "triage_replies",
+                "archived_conversations",
             ],
             Projection::AuditLog => &["audit_log"],
             Projection::Composer => &["templates", "scheduled_messages", "blocks"],

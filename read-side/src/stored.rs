@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use events::{
-    BlockEvent, LogPosition, MessageEvent, ScheduledEvent, TemplateEvent, AGGREGATE_TYPE,
-    BLOCK_AGGREGATE_TYPE, SCHEDULED_AGGREGATE_TYPE, TEMPLATE_AGGREGATE_TYPE,
+    ArchiveEvent, BlockEvent, LogPosition, MessageEvent, ScheduledEvent, TemplateEvent,
+    AGGREGATE_TYPE, ARCHIVE_AGGREGATE_TYPE, BLOCK_AGGREGATE_TYPE, SCHEDULED_AGGREGATE_TYPE,
+    TEMPLATE_AGGREGATE_TYPE,
 };
 use serde::de::DeserializeOwned;
 use sqlx::postgres::PgRow;
@@ -87,6 +88,11 @@ impl StoredEvent {
     /// A block's event, or `None` for another aggregate type.
     pub fn block_event(&self) -> Result<Option<BlockEvent>, LogError> {
         self.decode(BLOCK_AGGREGATE_TYPE, BlockEvent::name)
+    }
+
+    /// A conversation archive request, or `None` for another aggregate type.
+    pub fn archive_event(&self) -> Result<Option<ArchiveEvent>, LogError> {
+        self.decode(ARCHIVE_AGGREGATE_TYPE, ArchiveEvent::name)
     }
 
     fn decode<E: DeserializeOwned>(

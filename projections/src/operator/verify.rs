@@ -60,6 +60,7 @@ fn key_columns(table: &str) -> &'static str {
         "templates" => "template_id::text",
         "scheduled_messages" => "scheduled_id::text",
         "blocks" => "blocker || '/' || blocked",
+        "archived_conversations" => "owner || '/' || counterpart",
         _ => "left(d::text, 60)",
     }
 }

@@ -6,6 +6,7 @@
 //! (`projector verify` checks exactly that). Within a batch, the events of one message are
 //! folded in memory first, in commit order; only the net change of each row is written.
 
+pub mod archive;
 pub mod audit_log;
 pub mod composer;
 pub mod mailbox;
@@ -32,7 +33,11 @@ pub(crate) async fn apply(
         Projection::Messages => {
             Ok(messages::apply(conn, decode(events)?.iter().map(|d| &d.event)).await?)
         }
-        Projection::Mailbox => Ok(mailbox::apply(conn, &decode(events)?).await?),
+        Projection::Mailbox => {
+            let messages = decode(events)?;
+            mailbox::apply(conn, &messages).await?;
+            archive::write(conn, events, &messages).await
+        }
         Projection::Composer => composer::apply(conn, events).await,
     }
 }

@@ -12,8 +12,9 @@ use chrono::Utc;
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateContext, EventStore};
 use events::{
-    Block, BlockCommand, Channel, LogPosition, Message, MessageCommand, ReplyToMessage, Role,
-    ScheduledCommand, ScheduledMessage, SendMessage, TemplateBook, TemplateCommand, TemplateText,
+    ArchiveCommand, Block, BlockCommand, Channel, ConversationArchive, LogPosition, Message,
+    MessageCommand, ReplyToMessage, Role, ScheduledCommand, ScheduledMessage, SendMessage,
+    TemplateBook, TemplateCommand, TemplateText,
 };
 use postgres_es::{postgres_cqrs, PostgresCqrs, PostgresEventRepository};
 use sqlx::PgPool;
@@ -263,6 +264,26 @@ impl World {
         Ok(())
     }
 
+    /// `owner` archives (or unarchives) their conversation with `counterpart`.
+    pub async fn archive(&self, owner: &str, counterpart: &str, archive: bool) -> Result<()> {
+        let command = ArchiveCommand {
+            owner: owner.into(),
+            counterpart: counterpart.into(),
+            archive,
+            at: Utc::now(),
+        };
+        command_service::streams::execute_on::<ConversationArchive>(
+            &self.writer(),
+            "archive",
+            &events::archive_stream(owner, counterpart),
+            command,
+            &Self::metadata(owner),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{owner}: {e}"))?;
+        Ok(())
+    }
+
     /// Delivers the scheduled message `id` as the scheduler does.
     pub async fn deliver(&self, id: Uuid) -> Result<command_service::scheduler::Delivery> {
         command_service::scheduler::deliver(&self.writer(), id)
@@ -425,5 +446,16 @@ async fn clinician_tools(world: &World) -> Result<()> {
     world.block("dr_dave", "dr_carol", false).await?;
     world.block("dr_dave", "dr_carol", true).await?;
     assert!(world.block("alice", "dr_carol", true).await.is_err());
+    // Archives: one brought back by the counterpart, one kept, one undone by hand.
+    world.archive("alice", "bob", true).await?;
+    world.send("bob", "alice", None, "back").await?;
+    world.archive("eve", "alice", true).await?;
+    world.archive("alice", "eve", true).await?;
+    world.archive("alice", "eve", false).await?;
+    world.archive("bob", "alice", true).await?;
+    world
+        .send("bob", "alice", None, "my own message keeps it archived")
+        .await?;
+    assert!(world.archive("alice", "alice", true).await.is_err());
     Ok(())
 }

@@ -47,11 +47,12 @@ pub struct LastMessage {
     pub sent_at: DateTime<Utc>,
 }
 
-fn scope(caller: &str) -> Scope<'_> {
+/// A cursor belongs to one caller and one choice of filters.
+fn scope<'a>(caller: &'a str, filters: &'a str) -> Scope<'a> {
     Scope {
         endpoint: "inbox",
         caller,
-        context: "",
+        context: filters,
     }
 }
 
@@ -59,11 +60,13 @@ fn scope(caller: &str) -> Scope<'_> {
 #[utoipa::path(get, path = "/api/messages/inbox", tag = "queries",
     params(
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "page size, 1 to 100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page (with the same filters)"),
+        ("archived" = Option<bool>, Query, description = "true: only archived conversations; false (default): only the others"),
+        ("unread_only" = Option<bool>, Query, description = "true: only conversations with unread messages (default false)"),
         ("X-Consistency-Token" = Option<String>, Header,
             description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is visible")),
     responses((status = 200, description = "One entry per counterpart, most recent activity first.", body = InboxResponse),
-        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a limit outside 1 to 100, a cursor not from this list, or a malformed X-Consistency-Token.")))]
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a limit outside 1 to 100, a filter other than true or false, a cursor not from this list (or these filters), or a malformed X-Consistency-Token.")))]
 pub async fn get_inbox(
     State(state): State<QueryState>,
     caller: Caller,
@@ -71,19 +74,29 @@ pub async fn get_inbox(
     headers: HeaderMap,
 ) -> Result<ApiJson<InboxResponse>, ApiError> {
     let limit = params.limit()?;
+    let (archived, unread_only) = (params.archived()?, params.unread_only()?);
+    let filters = format!("archived={archived};unread_only={unread_only}");
     let me = caller.username.as_str();
     let (after_at, after_with) = match params.cursor() {
         Some(c) => {
-            let (at, with): (i64, String) = state.cursors().open(&scope(me), c)?;
+            let (at, with): (i64, String) = state.cursors().open(&scope(me, &filters), c)?;
             (from_micros(at)?, with)
         }
         None => (first_page_at(), String::new()),
     };
     state.consistent(&headers, &[Projection::Mailbox]).await?;
     let client = state.reads().await?;
-    let statement = client.prepare_cached(sql::INBOX).await.map_err(db_error)?;
+    let statement = if unread_only {
+        sql::INBOX_UNREAD
+    } else {
+        sql::INBOX
+    };
+    let statement = client.prepare_cached(statement).await.map_err(db_error)?;
     let rows = client
-        .query(&statement, &[&me, &after_at, &after_with, &(limit + 1)])
+        .query(
+            &statement,
+            &[&me, &after_at, &after_with, &(limit + 1), &archived],
+        )
         .await
         .map_err(db_error)?;
     let unread = client.prepare_cached(sql::UNREAD).await.map_err(db_error)?;
@@ -113,11 +126,10 @@ pub async fn get_inbox(
         });
     }
     let next_cursor = match conversations.last() {
-        Some(last) if more => Some(
-            state
-                .cursors()
-                .seal(&scope(me), &(micros(last.last_activity_at), &last.with))?,
-        ),
+        Some(last) if more => Some(state.cursors().seal(
+            &scope(me, &filters),
+            &(micros(last.last_activity_at), &last.with),
+        )?),
         _ => None,
     };
     state.record_read(

@@ -1,0 +1,112 @@
+//! Archived conversations, part of the mailbox projection: `archived_conversations` and
+//! `conversations.archived`.
+//!
+//! In commit order: an archive request archives the owner's conversation, an unarchive request
+//! or a new message from the counterpart brings it back. At the end of the batch (after the
+//! conversations are written) every conversation the batch touched gets `archived` = "has an
+//! archived row": both the row and the flag then depend on the events alone, whatever the batch
+//! boundaries (a conversation deleted and re-created in one batch or in two ends the same).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use events::{ArchiveEvent, MessageEvent};
+use read_side::StoredEvent;
+use sqlx::PgConnection;
+
+use crate::error::ProjectorError;
+use crate::read_models::Decoded;
+
+/// Per (owner, counterpart): archived since, or not archived (the last event wins).
+type Requests = HashMap<(String, String), Option<DateTime<Utc>>>;
+
+/// Folds the archive requests of `events` with the batch's message events (`messages`, the
+/// decoded message events of the same batch, in the same order), after the mailbox wrote them.
+pub(crate) async fn write(
+    conn: &mut PgConnection,
+    events: &[StoredEvent],
+    messages: &[Decoded<'_>],
+) -> Result<(), ProjectorError> {
+    let mut requests = Requests::new();
+    let mut touched: HashSet<(String, String)> = HashSet::new();
+    let mut next = messages.iter().peekable();
+    for stored in events {
+        if let Some(decoded) = next.next_if(|d| std::ptr::eq(d.stored, stored)) {
+            let (sender, recipient) = decoded.event.participants();
+            if let MessageEvent::MessageSent { .. } = decoded.event {
+                // A new message from the counterpart brings the conversation back.
+                requests.insert((recipient.to_owned(), sender.to_owned()), None);
+            }
+            touched.insert((sender.to_owned(), recipient.to_owned()));
+            touched.insert((recipient.to_owned(), sender.to_owned()));
+        } else if let Some(event) = stored.archive_event()? {
+            let (key, at) = match event {
+                ArchiveEvent::ConversationArchived {
+                    owner,
+                    counterpart,
+                    archived_at,
+                } => ((owner, counterpart), Some(archived_at)),
+                ArchiveEvent::ConversationUnarchived {
+                    owner, counterpart, ..
+                } => ((owner, counterpart), None),
+            };
+            touched.insert(key.clone());
+            requests.insert(key, at);
+        }
+    }
+    if touched.is_empty() {
+        return Ok(());
+    }
+    write_requests(conn, requests).await?;
+    let (owners, counterparts): (Vec<String>, Vec<String>) = touched.into_iter().unzip();
+    sqlx::query(SET_ARCHIVED)
+        .bind(&owners)
+        .bind(&counterparts)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The conversations touched (`$1`, `$2`) take `archived` from `archived_conversations`
+/// (primary-key probes; only the rows that change are written).
+pub const SET_ARCHIVED: &str = "UPDATE conversations c SET archived = t.archived
+     FROM (SELECT k.owner, k.counterpart, a.owner IS NOT NULL AS archived
+           FROM unnest($1::text[], $2::text[]) AS k (owner, counterpart)
+           LEFT JOIN archived_conversations a
+                  ON a.owner = k.owner AND a.counterpart = k.counterpart) t
+     WHERE c.owner = t.owner AND c.counterpart = t.counterpart AND c.archived <> t.archived";
+
+async fn write_requests(conn: &mut PgConnection, requests: Requests) -> Result<(), sqlx::Error> {
+    if requests.is_empty() {
+        return Ok(());
+    }
+    let (mut owners, mut counterparts, mut times) = (vec![], vec![], vec![]);
+    for ((owner, counterpart), at) in requests {
+        owners.push(owner);
+        counterparts.push(counterpart);
+        times.push(at);
+    }
+    sqlx::query(
+        "DELETE FROM archived_conversations a
+         USING unnest($1::text[], $2::text[], $3::timestamptz[]) AS r (owner, counterpart, at)
+         WHERE r.at IS NULL AND a.owner = r.owner AND a.counterpart = r.counterpart",
+    )
+    .bind(&owners)
+    .bind(&counterparts)
+    .bind(&times)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO archived_conversations (owner, counterpart, archived_at)
+         SELECT owner, counterpart, at
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS r (owner, counterpart, at)
+         WHERE at IS NOT NULL
+         ON CONFLICT (owner, counterpart) DO UPDATE SET archived_at = excluded.archived_at",
+    )
+    .bind(&owners)
+    .bind(&counterparts)
+    .bind(&times)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
