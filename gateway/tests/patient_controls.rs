@@ -407,3 +407,205 @@ async fn an_archived_conversation_leaves_the_inbox_until_the_counterpart_writes(
     .await;
     assert_eq!(status, 400, "a cursor belongs to its filters: {body}");
 }
+
+/// Downloads `path` as `session`; the status, the headers and the body.
+async fn download(
+    client: &Client,
+    path: &str,
+    session: &Login,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let response = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}{path}", client.port))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.expect("body").to_vec();
+    (status, headers, body)
+}
+
+#[sqlx::test]
+async fn the_export_holds_everything_the_caller_sent_and_received_and_nothing_else(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let (url, _gateway, client) = seeded_gateway(&options, &[]).await;
+    let pool = PgPool::connect(&url).await.expect("pool");
+    let alice = client.login("alice").await;
+    let bob = client.login("bob").await;
+    let carol = client.login("dr_carol").await;
+    let (_, sent) = send(&client, &alice, "bob", "From alice").await;
+    let (_, received) = send(&client, &bob, "alice", "From bob").await;
+    let (_, other) = send(&client, &carol, "dr_dave", "Not alice's").await;
+    let received = received["message_id"].as_str().expect("id").to_owned();
+    let (status, _, _) = call(
+        &client,
+        "DELETE",
+        &format!("/api/messages/{received}"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _, _) = call(&client, "POST", "/api/messages/block/dr_dave", &alice, None).await;
+    assert_eq!(status, 204);
+    let (status, _, token) = call(
+        &client,
+        "POST",
+        "/api/messages/scheduled",
+        &alice,
+        Some(json!({"recipient": "bob", "content": "Later",
+                    "send_at": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339()})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // Wait for the projections (the export reads them).
+    read(&client, "/api/messages/scheduled", &alice, &token).await;
+    read(&client, "/api/messages/blocked", &alice, &token).await;
+    read(&client, "/api/messages/sent", &alice, &token).await;
+
+    let (status, headers, body) = download(&client, "/api/me/export", &alice).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/json");
+    let disposition = headers["content-disposition"].to_str().unwrap_or_default();
+    assert!(
+        disposition.starts_with("attachment; filename=\"healing-space-alice-"),
+        "{disposition}"
+    );
+    let export: Value = serde_json::from_slice(&body).expect("one JSON document");
+    assert_eq!(export["user"]["username"], "alice");
+    assert_eq!(export["user"]["role"], "patient");
+    assert!(export["generated_at"].is_string());
+    let messages = export["messages"].as_array().expect("messages");
+    let ids: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["message_id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [sent["message_id"].as_str().expect("id"), received.as_str()],
+        "{export}"
+    );
+    assert_eq!(messages[0]["content"], "From alice");
+    assert_eq!(messages[0]["deleted"], false);
+    assert_eq!(
+        messages[1]["deleted"], true,
+        "her own deletion, still her record"
+    );
+    assert_eq!(messages[1]["sender"], "bob");
+    assert!(!String::from_utf8_lossy(&body).contains(other["message_id"].as_str().expect("id")));
+    assert_eq!(export["blocked"][0]["username"], "dr_dave");
+    assert_eq!(export["scheduled"][0]["content"], "Later");
+    assert_eq!(export["templates"], json!([]));
+    // A clinician's export carries their templates.
+    let (status, _, token) = call(
+        &client,
+        "POST",
+        "/api/messages/templates",
+        &carol,
+        Some(json!({"title": "Hello", "content": "Welcome"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    read(&client, "/api/messages/templates", &carol, &token).await;
+    let (_, _, body) = download(&client, "/api/me/export", &carol).await;
+    let export: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(export["templates"][0]["title"], "Hello");
+    // Audited as an access (written off the request path: wait for it); anonymous callers get
+    // 401.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let recorded: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM access_log WHERE action = 'records_exported' AND actor = 'alice'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+        if recorded == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the export was not recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, _, _) = client
+        .request("GET", "/api/me/export", None, None, None)
+        .await;
+    assert!(status.contains("401"), "{status}");
+}
+
+/// The resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[sqlx::test]
+async fn an_export_of_100k_messages_streams_in_flat_memory(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let (url, gateway, client) = seeded_gateway(&options, &[]).await;
+    let pool = PgPool::connect(&url).await.expect("pool");
+    // 100,000 messages of alice's (about 40 MB of JSON), straight into the read table the
+    // export reads.
+    sqlx::query(
+        "INSERT INTO messages (id, sender_username, recipient_username, subject, content,
+             is_read, sent_at, is_deleted_by_sender, is_deleted_by_recipient, created_at,
+             updated_at)
+         SELECT gen_random_uuid(),
+                CASE WHEN i % 2 = 0 THEN 'alice' ELSE 'bob' END,
+                CASE WHEN i % 2 = 0 THEN 'bob' ELSE 'alice' END,
+                'Subject ' || i, repeat('words of a long message ', 12) || i, false,
+                timestamp '2026-01-01' + i * interval '1 second', false, false,
+                timestamp '2026-01-01', timestamp '2026-01-01'
+         FROM generate_series(1, 100000) i",
+    )
+    .execute(&pool)
+    .await
+    .expect("messages");
+    let alice = client.login("alice").await;
+    let pid = gateway.child.id().expect("running");
+    // Warm up (allocator arenas, statement caches) on a first export, then measure another.
+    let (status, _, _) = download(&client, "/api/me/export", &alice).await;
+    assert_eq!(status, 200);
+    let baseline = rss_kib(pid);
+    let mut response = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/api/me/export", client.port))
+        .header("cookie", &alice.cookie)
+        .send()
+        .await
+        .expect("answer");
+    let (mut bytes, mut peak, mut chunks) = (0usize, baseline, 0usize);
+    let mut tail = Vec::new();
+    while let Some(chunk) = response.chunk().await.expect("chunk") {
+        bytes += chunk.len();
+        chunks += 1;
+        tail = chunk.to_vec();
+        if chunks % 20 == 0 {
+            peak = peak.max(rss_kib(pid));
+            // A slow reader: the server must wait for it rather than buffer.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+    peak = peak.max(rss_kib(pid));
+    assert!(bytes > 30_000_000, "a real export: {bytes} bytes");
+    assert!(String::from_utf8_lossy(&tail).ends_with("]}\n"), "complete");
+    let growth_kib = peak.saturating_sub(baseline);
+    assert!(
+        growth_kib < 16 * 1024,
+        "the gateway grew by {growth_kib} KiB while streaming {bytes} bytes"
+    );
+    println!("export: {bytes} bytes in {chunks} chunks, RSS {baseline} KiB + {growth_kib} KiB");
+}

@@ -69,6 +69,7 @@ pub fn routes(state: QueryState) -> Router {
         .route("/api/messages/templates", get(composer::get_templates))
         .route("/api/messages/scheduled", get(composer::get_scheduled))
         .route("/api/messages/blocked", get(composer::get_blocked))
+        .route("/api/me/export", get(export::get_export))
         .route("/api/clinician/patients", get(clinician::get_patients))
         .route("/api/clinician/triage", get(clinician::get_triage))
         .route(

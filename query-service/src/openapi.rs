@@ -3,8 +3,8 @@
 use utoipa::OpenApi;
 
 use crate::handlers::{
-    access_log, admin, audit_log, clinician, composer, conversation, inbox, recipients, search,
-    sent, unread,
+    access_log, admin, audit_log, clinician, composer, conversation, export, inbox, recipients,
+    search, sent, unread,
 };
 
 #[derive(OpenApi)]
@@ -21,6 +21,7 @@ use crate::handlers::{
         composer::get_templates,
         composer::get_scheduled,
         composer::get_blocked,
+        export::get_export,
         admin::get_deleted_messages,
         audit_log::get_audit_log,
         access_log::get_access_log,

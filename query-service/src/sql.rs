@@ -191,6 +191,24 @@ LEFT JOIN users u ON u.username = b.blocked
 WHERE b.blocker = $1
 ORDER BY b.blocked_at DESC, b.blocked";
 
+/// Every message `$1` sent or received, with their own deletion state, oldest first (the
+/// export: read through a portal).
+pub const EXPORT_MESSAGES: &str = "
+SELECT id, sender_username, recipient_username, subject, content, parent_message_id, sent_at,
+       read_at,
+       CASE WHEN sender_username = $1 THEN coalesce(is_deleted_by_sender, false)
+            ELSE coalesce(is_deleted_by_recipient, false) END
+FROM messages
+WHERE sender_username = $1 OR recipient_username = $1
+ORDER BY sent_at, id";
+
+/// Every scheduled message of `$1`, `send_at` ascending (the export).
+pub const EXPORT_SCHEDULED: &str = "
+SELECT scheduled_id, recipient, subject, content, send_at, status, message_id, failure
+FROM scheduled_messages
+WHERE author = $1
+ORDER BY send_at, scheduled_id";
+
 /// Every statement, by name.
 pub const ALL: &[(&str, &str)] = &[
     ("inbox", INBOX),
@@ -208,4 +226,6 @@ pub const ALL: &[(&str, &str)] = &[
     ("templates", TEMPLATES),
     ("scheduled", SCHEDULED),
     ("blocked", BLOCKED),
+    ("export: messages", EXPORT_MESSAGES),
+    ("export: scheduled", EXPORT_SCHEDULED),
 ];

@@ -37,6 +37,8 @@ struct Inner {
     progress: ProgressTracker,
     consistency_wait: Duration,
     notifications: NotificationHub,
+    /// Exports running now ([`crate::handlers::export::MAX_EXPORTS`] at most).
+    exports: Arc<tokio::sync::Semaphore>,
 }
 
 /// Streams a process holds at most when `STREAM_MAX` is not set.
@@ -87,6 +89,9 @@ impl QueryState {
                 progress,
                 consistency_wait,
                 notifications,
+                exports: Arc::new(tokio::sync::Semaphore::new(
+                    crate::handlers::export::MAX_EXPORTS,
+                )),
             }),
             access: None,
             on_failure: OnFailure::Refuse,
@@ -159,6 +164,14 @@ impl QueryState {
     /// A read connection (503 when none is free in time).
     pub(crate) async fn reads(&self) -> Result<Object, ApiError> {
         self.inner.reads.get().await.map_err(pool_error)
+    }
+
+    /// A place for one more export (503 when [`crate::handlers::export::MAX_EXPORTS`] run).
+    pub(crate) fn export_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.inner.exports.clone().try_acquire_owned().map_err(|_| {
+            tracing::warn!("export refused: too many at once");
+            ApiError::Unavailable
+        })
     }
 
     pub(crate) fn cursors(&self) -> &CursorKey {

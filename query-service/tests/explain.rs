@@ -347,6 +347,8 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             vec!["'u1'", deep, max_id, "21"],
         ),
         ("blocked", sql::BLOCKED, vec!["'u1'"]),
+        ("export: messages", sql::EXPORT_MESSAGES, vec!["'u1'"]),
+        ("export: scheduled", sql::EXPORT_SCHEDULED, vec!["'u1'"]),
         // On every send between two patients or two clinicians.
         (
             "policy: blocks",

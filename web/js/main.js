@@ -34,7 +34,7 @@ const TABS = [
   { name: 'templates', label: 'Templates', roles: ['clinician'], create: templatesView },
   { name: 'privacy', label: 'Privacy', roles: MESSAGING_ROLES, create: privacyView },
   { name: 'deleted', label: 'Deleted messages', roles: ['admin'], create: adminView },
-  { name: 'audit', label: 'Audit log', roles: ['auditor', 'admin'], create: auditorView },
+  { name: 'audit', label: 'Audit trail', roles: ['auditor', 'admin'], create: auditorView },
 ];
 const DEFAULT_TAB = { patient: 'inbox', clinician: 'triage', admin: 'deleted', auditor: 'audit' };
 // Views that show unread counts: reloaded when a message arrives or the unread total changes.
