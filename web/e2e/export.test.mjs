@@ -91,6 +91,8 @@ describe('Download my messages', () => {
     const have = contents(data);
     for (const c of [RECEIVED, SENT]) assert.ok(have.includes(c), `the file has “${c}”`);
     assert.ok(have.includes(DELETED), 'a message deleted on their side is in their copy too');
+    assert.equal(data.messages.find((m) => m.content === DELETED).deleted, true, 'with their deletion');
+    assert.equal(data.messages.find((m) => m.content === SENT).deleted, false);
     const received = data.messages.find((m) => m.content === RECEIVED);
     assert.equal(received.sender, OTHER.username);
     assert.equal(received.recipient, PATIENT.username);

@@ -538,7 +538,7 @@ async function handleApi(req, res, url, body) {
   }
   if (p === '/api/me/export') {
     const own = messages.filter((x) => x.sender === me || x.recipient === me).map((x) => ({
-      ...publicMessage(x), deleted_by_me: x.sender === me ? x.del_s : x.del_r,
+      ...publicMessage(x), deleted: x.sender === me ? x.del_s : x.del_r,
     }));
     const blocked = [...blocks].filter(([k]) => k.startsWith(`${me}>`)).map(([k, at]) => ({ username: k.split('>')[1], blocked_at: at }));
     return send(200, {
