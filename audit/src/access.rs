@@ -51,6 +51,9 @@ pub struct AccessEntry {
     pub request_id: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Whose messages were disclosed to a reader who is not their participant (the accounting
+    /// of disclosures); empty for a participant's own reads.
+    pub subjects: Vec<String>,
 }
 
 /// What a read does when its entry cannot be buffered (`ACCESS_LOG_ON_FAILURE`).
@@ -238,7 +241,7 @@ pub async fn insert<'e>(
     }
     let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
         "INSERT INTO access_log (occurred_at, actor, role, action, counterpart, message_ids, \
-         query_length, result_count, request_id, client_ip, user_agent) ",
+         query_length, result_count, request_id, client_ip, user_agent, subjects) ",
     );
     query.push_values(entries, |mut row, e| {
         row.push_bind(e.occurred_at)
@@ -251,7 +254,8 @@ pub async fn insert<'e>(
             .push_bind(e.result_count)
             .push_bind(&e.request_id)
             .push_bind(&e.client_ip)
-            .push_bind(&e.user_agent);
+            .push_bind(&e.user_agent)
+            .push_bind(&e.subjects);
     });
     query.build().execute(executor).await?;
     Ok(())

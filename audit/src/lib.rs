@@ -6,12 +6,14 @@
 //!   covers the previous hash and the canonical form of its event. The projector computes it
 //!   (`projections`' `audit_log` projection); [`verify`] recomputes it from the log.
 //! * [`access`]: the access log of reads (who looked at what), written off the request path in
-//!   batches.
+//!   batches; [`access_chain`]: its own hash chain (computed by the database as rows are
+//!   appended), recomputed by `audit verify`.
 //! * [`export`]: a patient's records request as JSON lines or CSV.
 //!
 //! The `audit` binary (`verify`, `head`, `export`) is the auditors' command line.
 
 pub mod access;
+pub mod access_chain;
 pub mod chain;
 pub mod entry;
 pub mod export;

@@ -25,6 +25,7 @@ fn entry(n: usize) -> AccessEntry {
         request_id: Some(format!("req-{n}")),
         client_ip: Some("192.0.2.1".into()),
         user_agent: None,
+        subjects: Vec::new(),
     }
 }
 

@@ -113,6 +113,7 @@ async fn export_writes_the_patients_entries_as_csv_and_json_lines(pool: PgPool) 
         request_id: Some("q-1".into()),
         client_ip: Some("203.0.113.7".into()),
         user_agent: None,
+        subjects: Vec::new(),
     };
     let unrelated = AccessEntry {
         actor: "dr_dave".into(),
@@ -364,6 +365,123 @@ async fn an_export_into_a_closed_pipe_ends_quietly(pool: PgPool) -> Result<()> {
         !stderr(&output).to_lowercase().contains("broken pipe"),
         "{}",
         stderr(&output)
+    );
+    Ok(())
+}
+
+/// Access-log rows of every shape (NULLs and values in each nullable column, several message
+/// ids, disclosed subjects), written by two writers at once.
+async fn chained_access_log(pool: &PgPool) -> Result<()> {
+    let entry = |n: usize| AccessEntry {
+        occurred_at: Utc::now(),
+        actor: format!("reader{}", n % 3),
+        role: if n % 2 == 0 { "admin" } else { "patient" }.into(),
+        action: if n % 2 == 0 {
+            "deleted_listed"
+        } else {
+            "search"
+        },
+        counterpart: (n % 3 == 0).then(|| "bob".to_owned()),
+        message_ids: (0..n % 4).map(|_| uuid::Uuid::new_v4()).collect(),
+        query_length: (n % 2 == 1).then_some(7),
+        result_count: i32::try_from(n).unwrap_or(0),
+        request_id: Some(format!("req-{n}")),
+        client_ip: (n % 5 != 0).then(|| "192.0.2.9".to_owned()),
+        user_agent: (n % 4 == 0).then(|| "Mozilla/5.0 \"quoted\", with commas".to_owned()),
+        subjects: if n % 2 == 0 {
+            vec!["alice".into(), "bob".into()]
+        } else {
+            Vec::new()
+        },
+    };
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let pool = pool.clone();
+            let batch: Vec<AccessEntry> = (0..15).map(|n| entry(w * 15 + n)).collect();
+            tokio::spawn(async move { insert(&pool, &batch).await })
+        })
+        .collect();
+    for writer in writers {
+        writer.await??;
+    }
+    Ok(())
+}
+
+/// Runs `tamper` (with the append-only trigger lifted) and returns what `audit verify` says.
+async fn verify_after(pool: &PgPool, tamper: &[&str]) -> Result<Output> {
+    chained_access_log(pool).await?;
+    let clean = audit_cli(pool, &["verify"]).await?;
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    assert!(
+        stdout(&clean).contains("ok: 30 access-log rows verified"),
+        "{}",
+        stdout(&clean)
+    );
+    let mut tx = pool.begin().await?;
+    sqlx::query("ALTER TABLE access_log DISABLE TRIGGER access_log_append_only")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("ALTER TABLE access_log DISABLE TRIGGER access_log_chain")
+        .execute(&mut *tx)
+        .await?;
+    for statement in tamper {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    audit_cli(pool, &["verify"]).await
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn verify_finds_an_edited_access_log_row(pool: PgPool) -> Result<()> {
+    let output = verify_after(
+        &pool,
+        &["UPDATE access_log SET actor = 'someone_else' WHERE chain_seq = 10"],
+    )
+    .await?;
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("TAMPERED: access log row 10: its columns do not match its hash"),
+        "{}",
+        stdout(&output)
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn verify_finds_a_deleted_access_log_row(pool: PgPool) -> Result<()> {
+    let output = verify_after(&pool, &["DELETE FROM access_log WHERE chain_seq = 12"]).await?;
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("rows between 11 and 13 are missing"),
+        "{}",
+        stdout(&output)
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "migrations::MIGRATOR")]
+async fn verify_finds_an_inserted_access_log_row(pool: PgPool) -> Result<()> {
+    // A row slipped in at place 8, correctly hashed after row 7, the later ones renumbered.
+    let output = verify_after(
+        &pool,
+        &[
+            "UPDATE access_log SET chain_seq = chain_seq + 1000 WHERE chain_seq >= 8",
+            "UPDATE access_log SET chain_seq = chain_seq - 999 WHERE chain_seq >= 1008",
+            "INSERT INTO access_log (occurred_at, actor, role, action, result_count, chain_seq,
+                 prev_hash, hash)
+             SELECT now(), 'intruder', 'admin', 'deleted_listed', 0, 8, hash, hash
+             FROM access_log WHERE chain_seq = 7",
+            "UPDATE access_log a SET hash = sha256(a.prev_hash
+                 || convert_to(access_log_canonical(a), 'UTF8'))
+             WHERE chain_seq = 8",
+        ],
+    )
+    .await?;
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("TAMPERED: access log row 9: does not continue the chain"),
+        "{}",
+        stdout(&output)
     );
     Ok(())
 }

@@ -609,3 +609,107 @@ async fn an_export_of_100k_messages_streams_in_flat_memory(
     );
     println!("export: {bytes} bytes in {chunks} chunks, RSS {baseline} KiB + {growth_kib} KiB");
 }
+
+#[sqlx::test]
+async fn a_patient_sees_who_else_read_their_messages(_: PgPoolOptions, options: PgConnectOptions) {
+    let (url, _gateway, client) = seeded_gateway(&options, &[]).await;
+    let alice = client.login("alice").await;
+    let bob = client.login("bob").await;
+    let admin = client.login("admin").await;
+    let auditor = client.login("auditor").await;
+    let (_, hidden) = send(&client, &alice, "bob", "Private").await;
+    let hidden = hidden["message_id"].as_str().expect("id").to_owned();
+    let (_, kept) = send(&client, &bob, "alice", "Kept").await;
+    let kept = kept["message_id"].as_str().expect("id").to_owned();
+    for session in [&alice, &bob] {
+        let (status, _, _) = call(
+            &client,
+            "DELETE",
+            &format!("/api/messages/{hidden}"),
+            session,
+            None,
+        )
+        .await;
+        assert_eq!(status, 204);
+    }
+    // bob reads the conversation (a counterpart: no disclosure); the admin lists hidden
+    // messages; the auditor views alice's trail.
+    read(&client, "/api/messages/conversation/alice", &bob, "").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let listed = read(&client, "/api/admin/messages/deleted", &admin, "").await;
+        if listed["messages"][0]["message_id"] == hidden.as_str() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{listed}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let trail = read(&client, "/api/audit/log?actor=bob", &auditor, "").await;
+    assert!(!trail["entries"].as_array().expect("entries").is_empty());
+
+    // The access log is written off the request path: wait for it.
+    let pool = PgPool::connect(&url).await.expect("pool");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM access_log WHERE action IN ('deleted_listed', 'audit_viewed')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count")
+        < 2
+    {
+        assert!(tokio::time::Instant::now() < deadline, "reads not recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let log = read(&client, "/api/me/access-log", &alice, "").await;
+    let entries = log["entries"].as_array().expect("entries");
+    let actions: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"audit_viewed"), "{log}");
+    assert!(actions.contains(&"deleted_listed"), "{log}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["actor"] != "bob" && e["actor"] != "alice"),
+        "neither she nor her counterpart: {log}"
+    );
+    let listed = entries
+        .iter()
+        .find(|e| e["action"] == "deleted_listed")
+        .expect("the admin's read");
+    assert_eq!(listed["actor"], "admin");
+    assert_eq!(listed["role"], "admin");
+    assert_eq!(listed["message_ids"], json!([hidden]));
+    assert!(listed["occurred_at"].is_string());
+    assert!(!log.to_string().contains(&kept) || actions.contains(&"audit_viewed"));
+    // Newest first, keyset-paged.
+    let first = read(&client, "/api/me/access-log?limit=1", &alice, "").await;
+    assert_eq!(first["entries"][0], entries[0]);
+    let cursor = first["next_cursor"].as_str().expect("more");
+    let second = read(
+        &client,
+        &format!("/api/me/access-log?limit=1&cursor={cursor}"),
+        &alice,
+        "",
+    )
+    .await;
+    assert_eq!(second["entries"][0], entries[1]);
+    // bob sees the admin's read too (it was his message as well); patients only.
+    let bobs = read(&client, "/api/me/access-log", &bob, "").await;
+    assert!(bobs["entries"].as_array().is_some_and(|e| !e.is_empty()));
+    for session in [&admin, &auditor, &client.login("dr_carol").await] {
+        let (status, body, _) = call(&client, "GET", "/api/me/access-log", session, None).await;
+        assert_eq!((status, code(&body)), (403, "forbidden"));
+    }
+    let (status, _, _) = call(
+        &client,
+        "GET",
+        "/api/me/access-log?cursor=forged",
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+}

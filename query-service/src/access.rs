@@ -24,6 +24,10 @@ pub(crate) struct Read {
     pub query_length: Option<usize>,
     /// Items in the answer (messages, conversations, patients, entries).
     pub result_count: usize,
+    /// Whose messages the answer disclosed to a reader who is not their participant (an
+    /// admin's list of hidden messages, an auditor's view of the trail): the participants of
+    /// those messages. Empty for a participant's own reads.
+    pub subjects: Vec<String>,
 }
 
 impl Read {
@@ -35,7 +39,18 @@ impl Read {
             result_count: message_ids.len(),
             message_ids,
             query_length: None,
+            subjects: Vec::new(),
         }
+    }
+
+    /// The same read, disclosing the messages of `subjects` (sorted, each once; the reader
+    /// left out).
+    pub fn disclosing(mut self, reader: &str, subjects: impl IntoIterator<Item = String>) -> Self {
+        let mut subjects: Vec<String> = subjects.into_iter().filter(|s| s != reader).collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        self.subjects = subjects;
+        self
     }
 }
 
@@ -63,6 +78,7 @@ impl QueryState {
             request_id: Some(caller.client.request_id.clone()),
             client_ip: Some(caller.client.ip.to_string()),
             user_agent: caller.client.user_agent.clone(),
+            subjects: read.subjects,
         };
         logger
             .record(entry, on_failure)

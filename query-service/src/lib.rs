@@ -70,6 +70,7 @@ pub fn routes(state: QueryState) -> Router {
         .route("/api/messages/scheduled", get(composer::get_scheduled))
         .route("/api/messages/blocked", get(composer::get_blocked))
         .route("/api/me/export", get(export::get_export))
+        .route("/api/me/access-log", get(disclosures::get_disclosures))
         .route("/api/clinician/patients", get(clinician::get_patients))
         .route("/api/clinician/triage", get(clinician::get_triage))
         .route(

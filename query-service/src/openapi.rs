@@ -3,8 +3,8 @@
 use utoipa::OpenApi;
 
 use crate::handlers::{
-    access_log, admin, audit_log, clinician, composer, conversation, export, inbox, recipients,
-    search, sent, unread,
+    access_log, admin, audit_log, clinician, composer, conversation, disclosures, export, inbox,
+    recipients, search, sent, unread,
 };
 
 #[derive(OpenApi)]
@@ -22,6 +22,7 @@ use crate::handlers::{
         composer::get_scheduled,
         composer::get_blocked,
         export::get_export,
+        disclosures::get_disclosures,
         admin::get_deleted_messages,
         audit_log::get_audit_log,
         access_log::get_access_log,

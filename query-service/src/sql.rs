@@ -209,6 +209,19 @@ FROM scheduled_messages
 WHERE author = $1
 ORDER BY send_at, scheduled_id";
 
+/// The disclosures of `$1`'s messages (reads by someone who is not their participant), newest
+/// first, before chain position `$2`; `$3` rows. Only `$1`'s own message ids are shown.
+pub const DISCLOSURES: &str = "
+SELECT a.chain_seq, a.occurred_at, a.actor, a.role, a.action,
+       ARRAY(SELECT m.id FROM messages m
+             WHERE m.id = ANY (a.message_ids)
+               AND (m.sender_username = $1 OR m.recipient_username = $1)
+             ORDER BY m.id)
+FROM access_log a
+WHERE a.subjects @> ARRAY[$1::text] AND a.actor <> $1 AND a.chain_seq < $2
+ORDER BY a.chain_seq DESC
+LIMIT $3";
+
 /// Every statement, by name.
 pub const ALL: &[(&str, &str)] = &[
     ("inbox", INBOX),
@@ -228,4 +241,5 @@ pub const ALL: &[(&str, &str)] = &[
     ("blocked", BLOCKED),
     ("export: messages", EXPORT_MESSAGES),
     ("export: scheduled", EXPORT_SCHEDULED),
+    ("disclosures", DISCLOSURES),
 ];

@@ -99,6 +99,17 @@ async fn generate(pool: &PgPool) -> Result<()> {
                 'Later ' || i, timestamp '2026-01-01' + i * interval '5 minutes',
                 CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'sent' END, NULL, NULL, now()
          FROM generate_series(1, 100000) i",
+        // The access log (chained by its trigger): 30,000 reads, one in ten by an admin that
+        // disclosed two patients' messages.
+        "INSERT INTO access_log (occurred_at, actor, role, action, message_ids, result_count,
+             subjects)
+         SELECT now(), CASE WHEN i % 10 = 0 THEN 'admin' ELSE 'u' || (1 + i % 1000) END,
+                CASE WHEN i % 10 = 0 THEN 'admin' ELSE 'patient' END,
+                CASE WHEN i % 10 = 0 THEN 'deleted_listed' ELSE 'inbox_listed' END,
+                ARRAY[gen_random_uuid()], 1,
+                CASE WHEN i % 10 = 0 THEN ARRAY['u' || (1 + i % 1000), 'u' || (2 + i % 1000)]
+                     ELSE '{}' END
+         FROM generate_series(1, 30000) i",
         "INSERT INTO blocks (blocker, blocked, blocked_at)
          SELECT 'u' || (1 + i % 1000), 'v' || i, now() FROM generate_series(1, 20000) i",
     ] {
@@ -349,6 +360,11 @@ fn cases() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         ("blocked", sql::BLOCKED, vec!["'u1'"]),
         ("export: messages", sql::EXPORT_MESSAGES, vec!["'u1'"]),
         ("export: scheduled", sql::EXPORT_SCHEDULED, vec!["'u1'"]),
+        (
+            "disclosures",
+            sql::DISCLOSURES,
+            vec!["'u1'", position_max, "21"],
+        ),
         // On every send between two patients or two clinicians.
         (
             "policy: blocks",

@@ -138,24 +138,54 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let progress = bar(total.max(0) as u64);
             let report = audit::verify::verify(&pool, anchor, |n| progress.set_position(n)).await?;
             progress.finish_and_clear();
+            let mut intact = true;
             match report.problem {
                 None => {
                     writeln!(out, "ok: {} entries verified", report.entries_checked)?;
                     if let Some((position, hash)) = report.head {
                         writeln!(out, "head: position {position} hash {}", hex::encode(hash))?;
                     }
-                    Ok(ExitCode::SUCCESS)
                 }
                 Some(problem) => {
+                    intact = false;
                     writeln!(out, "TAMPERED: {problem}")?;
                     writeln!(
                         out,
                         "({} entries verified before it)",
                         report.entries_checked
                     )?;
-                    Ok(ExitCode::from(1))
                 }
             }
+            // The access log has its own chain.
+            let total: i64 = sqlx::query_scalar("SELECT count(*) FROM access_log")
+                .fetch_one(&pool)
+                .await?;
+            let progress = bar(total.max(0) as u64);
+            let access =
+                audit::access_chain::verify_access_log(&pool, |n| progress.set_position(n)).await?;
+            progress.finish_and_clear();
+            match access.problem {
+                None => {
+                    writeln!(out, "ok: {} access-log rows verified", access.rows_checked)?;
+                    if let Some((seq, hash)) = access.head {
+                        writeln!(out, "access head: row {seq} hash {}", hex::encode(hash))?;
+                    }
+                }
+                Some(problem) => {
+                    intact = false;
+                    writeln!(out, "TAMPERED: {problem}")?;
+                    writeln!(
+                        out,
+                        "({} access-log rows verified before it)",
+                        access.rows_checked
+                    )?;
+                }
+            }
+            Ok(if intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Head => {
             match audit::verify::head(&pool).await? {

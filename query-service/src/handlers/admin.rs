@@ -102,13 +102,15 @@ pub async fn get_deleted_messages(
         ),
         _ => None,
     };
-    state.record_read(
-        &caller,
-        Read::of(
-            "deleted_listed",
-            messages.iter().map(|m| m.message_id).collect(),
-        ),
-    )?;
+    let subjects = messages
+        .iter()
+        .flat_map(|m| [m.sender.clone(), m.recipient.clone()]);
+    let read = Read::of(
+        "deleted_listed",
+        messages.iter().map(|m| m.message_id).collect(),
+    )
+    .disclosing(&caller.username, subjects);
+    state.record_read(&caller, read)?;
     Ok(ApiJson(DeletedResponse {
         messages,
         next_cursor,

@@ -163,7 +163,15 @@ pub async fn get_audit_log(
             counterpart: filter.actor.clone(),
             result_count: entries.len(),
             ..Read::of("audit_viewed", message_ids)
-        },
+        }
+        .disclosing(
+            &caller.username,
+            entries.iter().flat_map(|e| {
+                ["sender", "recipient", "author"]
+                    .into_iter()
+                    .filter_map(|k| e.details.get(k).and_then(|v| v.as_str()).map(str::to_owned))
+            }),
+        ),
     )?;
     Ok(ApiJson(AuditLogResponse {
         entries,

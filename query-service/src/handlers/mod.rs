@@ -7,6 +7,7 @@ pub(crate) mod audit_log;
 pub(crate) mod clinician;
 pub(crate) mod composer;
 pub(crate) mod conversation;
+pub(crate) mod disclosures;
 pub(crate) mod export;
 pub(crate) mod inbox;
 pub(crate) mod recipients;
