@@ -4,11 +4,13 @@
 // then shows that access, newest first: the exact time with seconds, who, their role in words and
 // what they did, in words. Reads by the patient and by the person they wrote with are not listed.
 // More accesses than one page are paged with "Show earlier accesses". A patient nobody else read
-// is told so; a clinician has no such list (the API answers 403).
+// is told so; an auditor's look at the trail is listed too; a clinician has no such list (the API
+// answers 403).
 //
 //   BASE_URL=http://127.0.0.1:8080 SCREENSHOT_DIR=test-output/screenshots node --test web/e2e/access-log.test.mjs
 //
-// Needs the demo admin (password `healing-demo`), who adds the users of the run (unique names).
+// Needs the demo admin and auditor (password `healing-demo`); the admin adds the users of the run
+// (unique names).
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -140,6 +142,25 @@ describe('Who accessed my messages', () => {
     assert.ok(all.length >= 1 + EXTRA_READS, `every access is listed (${all.length})`);
     const allTimes = all.map((e) => Date.parse(e.datetime));
     assert.deepEqual(allTimes, [...allTimes].sort((a, b) => b - a), 'still newest first after paging');
+  });
+
+  step('an auditor\'s look at the audit trail shows too, first, with the role in words', async () => {
+    const auditor = await apiSession('auditor');
+    await auditor.call('GET', `/api/audit/log?actor=${PATIENT.username}`, undefined, 200);
+    const page = pages.patient;
+    const deadline = Date.now() + 30_000;
+    let newest;
+    for (;;) {
+      [newest] = await waitForEntries(page, 1, 'the auditor\'s access');
+      if (newest.actor === 'auditor' || Date.now() > deadline) break;
+      await delay(1000);
+    }
+    assert.equal(newest.actor, 'auditor', 'the newest access comes first');
+    assert.equal(newest.action, 'audit_viewed');
+    assert.equal(newest.role, 'Auditor');
+    assert.match(newest.what, /^auditor \(Auditor\) looked at the audit trail( \(\d+ of your messages\))?\.$/);
+    assert.match(newest.note, /auditor is an auditor, who checks that records are handled properly/);
+    await screenshot(page, 'access-log-auditor');
   });
 
   step('a patient nobody else read sees the empty note; a clinician has no such list', async () => {

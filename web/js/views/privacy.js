@@ -23,18 +23,17 @@ export function exactTime(iso, props = {}) {
 
 // The access log's actions (docs/audit.md, "The access log"), as a sentence's verb phrase.
 const ACTION_WORDS = {
+  // The two that name other people's reads of a patient's messages (docs/API.md, "Records rights").
   deleted_listed: 'looked at the list of deleted messages',
+  audit_viewed: 'looked at the audit trail',
+  // Other reads of the access log, should one ever name a patient.
   conversation_viewed: 'read a conversation',
   search: 'searched messages',
   inbox_listed: 'looked at an inbox',
   sent_listed: 'looked at a list of sent messages',
-  audit_viewed: 'looked at the audit log',
   access_log_viewed: 'looked at the access log',
-  audit_access_viewed: 'looked at the access log',
-  records_exported: 'exported records',
-  export: 'exported records',
-  patients_listed: 'looked at a list of patients',
-  triage_viewed: 'looked at a triage list',
+  disclosures_viewed: 'looked at who accessed messages',
+  records_exported: 'downloaded a copy of messages',
 };
 
 /** An access-log action in words; an unknown one is its name in plain words. */
