@@ -2,7 +2,8 @@
 // only" shows only conversations with unread messages; "Archive" on an inbox row moves the
 // conversation to "Archived" (focus goes to the next row); a new message from that person brings
 // it back to the inbox (server side); archiving and "Move to inbox" also work from the open
-// conversation; the filters combine and each empty list says why it is empty.
+// conversation; the filters combine, work from the keyboard, and each empty list says why it is
+// empty; a refused archive is told in words and moves nothing.
 //
 //   BASE_URL=http://127.0.0.1:8080 SCREENSHOT_DIR=test-output/screenshots node --test web/e2e/archive.test.mjs
 //
@@ -11,7 +12,7 @@ import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   useBrowser, newUserPage, login, screenshot, step, byTestId, dialogOf, closeThread, pages, problems,
-  uniqueWord, apiSession, delay, focused, PASSWORD, TIMEOUT,
+  uniqueWord, apiSession, delay, focused, errorBanner, PASSWORD, TIMEOUT,
 } from './support.mjs';
 
 const WORD = uniqueWord('arch');
@@ -148,6 +149,48 @@ describe('Archive and inbox filters', () => {
     assert.deepEqual(await shownRows(page), []);
     await filter(page, {});
     assert.deepEqual(await shownRows(page), [OTHER.username, CLINICIAN.username].sort());
+  });
+
+  step('the filters work from the keyboard: arrow keys move between Inbox and Archived', async () => {
+    const page = pages.patient;
+    await byTestId(page, 'tab-inbox').click();
+    await page.locator('section[data-filter="current,all"]').waitFor();
+    await byTestId(page, 'inbox-show-current').focus();
+    await page.keyboard.press('ArrowRight');
+    await page.locator('section[data-filter="archived,all"]').waitFor();
+    assert.equal(await byTestId(page, 'inbox-show-archived').isChecked(), true);
+    assert.equal((await focused(page)).testid, 'inbox-show-archived');
+    await page.keyboard.press('ArrowLeft');
+    await page.locator('section[data-filter="current,all"]').waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal((await focused(page)).testid, 'inbox-unread-only');
+    await page.keyboard.press('Space');
+    await page.locator('section[data-filter="current,unread"]').waitFor();
+    await page.keyboard.press('Space');
+    await page.locator('section[data-filter="current,all"]').waitFor();
+    const fieldset = page.locator('[data-testid="inbox-filters"] fieldset');
+    assert.equal(await fieldset.locator('legend').innerText(), 'Show', 'the radio group is named');
+  });
+
+  step('a refused archive says so in words and keeps the row', async () => {
+    const page = pages.patient;
+    await page.route('**/api/messages/conversation/*/archive', (route) => route.fulfill({
+      status: 503, contentType: 'application/json', headers: { 'Retry-After': '3' },
+      body: JSON.stringify({ error: { code: 'unavailable', message: 'try later' } }),
+    }));
+    try {
+      const archive = page.locator(`[data-testid="conversation-archive"][data-with="${OTHER.username}"]`);
+      await archive.click();
+      const { code, text, times } = await errorBanner(page);
+      assert.equal(code, 'unavailable');
+      assert.equal(text, 'Healing Space is busy for a moment. Please wait 3 seconds and try again.');
+      assert.equal(times, 1);
+      assert.equal((await focused(page)).testid, 'error-banner');
+      assert.equal(await archive.isEnabled(), true, 'the button can be used again');
+      assert.deepEqual(await shownRows(page), [OTHER.username, CLINICIAN.username].sort(), 'nothing moved');
+    } finally {
+      await page.unroute('**/api/messages/conversation/*/archive');
+    }
   });
 
   step('"Unread only" with nothing unread says so', async () => {
