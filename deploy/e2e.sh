@@ -47,4 +47,6 @@ curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
 BASE_URL="http://127.0.0.1:$port" SCREENSHOT_DIR="$root/test-output/screenshots" \
   node --test --test-concurrency=1 --test-reporter=spec web/e2e/flows.test.mjs web/e2e/errors.test.mjs web/e2e/live.test.mjs \
     web/e2e/compose.test.mjs web/e2e/triage.test.mjs web/e2e/templates.test.mjs \
-    web/e2e/scheduled.test.mjs web/e2e/broadcast.test.mjs web/e2e/auditor.test.mjs
+    web/e2e/scheduled.test.mjs web/e2e/broadcast.test.mjs web/e2e/auditor.test.mjs \
+    web/e2e/blocking.test.mjs web/e2e/archive.test.mjs web/e2e/export.test.mjs \
+    web/e2e/access-log.test.mjs

@@ -11,7 +11,10 @@
 // (median over the answers of the last 90 days); templates, scheduled messages (a scheduler
 // delivers them every 500 ms, checking the policy again) and broadcast follow "Clinician tools"
 // roughly; POST /api/admin/users and PUT /api/admin/patient-approvals let tests add
-// users of their own.
+// users of their own. Patient controls and records rights roughly: blocks (not across an
+// approval), archived conversations (a new message from the other person brings one back), the
+// inbox's `archived` and `unread_only`, GET /api/me/export and GET /api/me/access-log (an admin's
+// list of hidden messages is recorded for both participants).
 //
 //   node web/e2e/mock-api.mjs            # PORT=8099 by default
 //   BASE_URL=http://127.0.0.1:8099 node --test web/e2e/flows.test.mjs
@@ -41,6 +44,10 @@ const idempotency = new Map();
 const templates = []; // {template_id, owner, title, subject, content, updated_at}
 const scheduled = []; // {scheduled_id, author, recipient, subject, content, send_at, status, message_id, failure}
 let position = 0;
+const blocks = new Map(); // 'blocker>blocked' -> blocked_at
+const archives = new Set(); // 'me>other': me archived the conversation with other
+const accessLog = []; // {id, owner, occurred_at, actor, role, action, message_ids}, oldest first
+const approved = (a, b) => approvals.has(`${a}>${b}`) || approvals.has(`${b}>${a}`);
 
 // ---- Notification stream ----
 const STREAM_CAPACITY = Number(process.env.STREAM_CAPACITY ?? 1000);
@@ -134,6 +141,9 @@ function mayMessage(sender, recipient, isReplyToRecipient) {
   if (!['patient', 'clinician'].includes(s) || !['patient', 'clinician'].includes(r)) fail(403, 'forbidden', 'You may not message this user.');
   if (s === 'patient' && r === 'clinician' && !isReplyToRecipient) fail(403, 'forbidden', 'Patients can only reply to a clinician.');
   if (s === 'clinician' && r === 'patient' && !approvals.has(`${sender}>${recipient}`)) fail(403, 'forbidden', 'This patient is not assigned to you.');
+  if (!approved(sender, recipient) && (blocks.has(`${sender}>${recipient}`) || blocks.has(`${recipient}>${sender}`))) {
+    fail(403, 'forbidden', 'You may not send a message to this user.');
+  }
 }
 
 function createMessage(sender, { recipient, subject, content, parent }) {
@@ -143,6 +153,7 @@ function createMessage(sender, { recipient, subject, content, parent }) {
     del_s: false, del_r: false, deleted_at: null,
   };
   messages.push(m);
+  archives.delete(`${recipient}>${sender}`); // a new message brings an archived conversation back
   position += 1;
   notify(recipient, 'message', {
     message_id: m.message_id, sender, display_name: users.get(sender).display_name, sent_at: m.sent_at,
@@ -260,6 +271,33 @@ async function handleApi(req, res, url, body) {
     position += 1;
     if (hiddenUnread) notify(m.recipient, 'unread', { total_unread: unreadTotal(m.recipient) });
     return command(200, { message_id: m.message_id, restored_at: now() });
+  }
+
+  // ---- Patient controls ----
+  if ((match = /^\/api\/messages\/block\/([^/]+)$/.exec(p)) && (method === 'POST' || method === 'DELETE')) {
+    const other = decodeURIComponent(match[1]);
+    if (!/^[a-z0-9_.-]{1,64}$/.test(other)) fail(400, 'invalid_input', 'Not a username.');
+    if (other === me) fail(400, 'invalid_input', 'you cannot block yourself');
+    if (!users.has(other)) fail(404, 'not_found', 'No such user.');
+    if (method === 'POST') {
+      if (!['patient', 'clinician'].includes(role)) fail(403, 'forbidden', 'only patients and clinicians block users');
+      if (approved(me, other)) fail(403, 'forbidden', 'a patient and their clinician cannot block each other');
+      if (!blocks.has(`${me}>${other}`)) blocks.set(`${me}>${other}`, now());
+    } else {
+      blocks.delete(`${me}>${other}`);
+    }
+    position += 1;
+    res.setHeader('X-Consistency-Token', `p${position}`);
+    return send(204);
+  }
+  if ((match = /^\/api\/messages\/conversation\/([^/]+)\/archive$/.exec(p)) && (method === 'POST' || method === 'DELETE')) {
+    const other = decodeURIComponent(match[1]);
+    if (!users.has(other)) fail(404, 'not_found', 'No such user.');
+    if (method === 'POST') archives.add(`${me}>${other}`);
+    else archives.delete(`${me}>${other}`);
+    position += 1;
+    res.setHeader('X-Consistency-Token', `p${position}`);
+    return send(204);
   }
 
   // ---- Clinician tools ----
@@ -380,7 +418,10 @@ async function handleApi(req, res, url, body) {
       const other = x.sender === me ? x.recipient : x.sender;
       if (!byOther.has(other)) byOther.set(other, x);
     }
-    const conversations = [...byOther].map(([other, x]) => ({
+    const archivedOnly = q.get('archived') === 'true';
+    const unreadOnly = q.get('unread_only') === 'true';
+    const conversations = [...byOther].filter(([other]) => archives.has(`${me}>${other}`) === archivedOnly)
+      .filter(([other]) => !unreadOnly || unreadFrom(other) > 0).map(([other, x]) => ({
       with: other, with_role: users.get(other).role, display_name: users.get(other).display_name,
       last_message: { message_id: x.message_id, sender: x.sender, subject: x.subject, preview: x.content.slice(0, 120), sent_at: x.sent_at },
       unread_count: unreadFrom(other), last_activity_at: x.sent_at,
@@ -488,10 +529,38 @@ async function handleApi(req, res, url, body) {
       || cmp(a.username, b.username));
     return send(200, { patients });
   }
+  if (p === '/api/messages/blocked') {
+    const blocked = [...blocks].filter(([k]) => k.startsWith(`${me}>`)).map(([k, at]) => {
+      const username = k.split('>')[1];
+      return { username, display_name: users.get(username).display_name, blocked_at: at };
+    });
+    return send(200, { blocked });
+  }
+  if (p === '/api/me/export') {
+    const own = messages.filter((x) => x.sender === me || x.recipient === me).map((x) => ({
+      ...publicMessage(x), deleted: x.sender === me ? x.del_s : x.del_r,
+    }));
+    const blocked = [...blocks].filter(([k]) => k.startsWith(`${me}>`)).map(([k, at]) => ({ username: k.split('>')[1], blocked_at: at }));
+    return send(200, {
+      user: { username: me, role, display_name: users.get(me).display_name }, generated_at: now(), messages: own, blocked,
+      templates: templates.filter((x) => x.owner === me).map(({ owner, ...x }) => x),
+      scheduled: scheduled.filter((x) => x.author === me).map(({ author, ...x }) => x),
+    }, { 'Content-Disposition': `attachment; filename="healing-space-${me}.json"` });
+  }
+  if (p === '/api/me/access-log') {
+    if (role !== 'patient') fail(403, 'forbidden', 'Patients only.');
+    const own = accessLog.filter((x) => x.owner === me).reverse().map(({ id, owner, ...x }) => x);
+    const { slice, next_cursor } = page(own, q);
+    return send(200, { entries: slice, next_cursor });
+  }
   if (p === '/api/admin/messages/deleted') {
     if (role !== 'admin') fail(403, 'forbidden', 'Administrators only.');
     const hidden = messages.filter((x) => x.deleted_at).sort((a, b) => (a.deleted_at < b.deleted_at ? 1 : -1));
     const { slice, next_cursor } = page(hidden.map(({ message_id, sender, recipient, subject, sent_at, deleted_at }) => ({ message_id, sender, recipient, subject, sent_at, deleted_at })), q);
+    for (const owner of new Set(slice.flatMap((x) => [x.sender, x.recipient]))) {
+      const ids = slice.filter((x) => x.sender === owner || x.recipient === owner).map((x) => x.message_id);
+      accessLog.push({ id: accessLog.length + 1, owner, occurred_at: now(), actor: me, role, action: 'deleted_listed', message_ids: ids });
+    }
     return send(200, { messages: slice, next_cursor });
   }
   if (p === '/api/audit/log') {

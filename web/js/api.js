@@ -112,7 +112,10 @@ export const api = {
   csrfToken: () => request('GET', '/api/csrf-token', { auth: false }),
 
   // Queries
-  inbox: (cursor) => request('GET', '/api/messages/inbox', { query: { cursor } }),
+  /** `archived`: only archived conversations; `unreadOnly`: only those with unread messages. */
+  inbox: (cursor, { archived = false, unreadOnly = false } = {}) => request('GET', '/api/messages/inbox', {
+    query: { cursor, archived: archived ? 'true' : undefined, unread_only: unreadOnly ? 'true' : undefined },
+  }),
   sent: (cursor) => request('GET', '/api/messages/sent', { query: { cursor } }),
   conversation: (user, cursor) =>
     request('GET', `/api/messages/conversation/${seg(user)}`, { query: { cursor } }),
@@ -125,6 +128,8 @@ export const api = {
   deletedMessages: (cursor) => request('GET', '/api/admin/messages/deleted', { query: { cursor } }),
   templates: () => request('GET', '/api/messages/templates'),
   scheduled: (cursor) => request('GET', '/api/messages/scheduled', { query: { cursor } }),
+  blocked: () => request('GET', '/api/messages/blocked'),
+  accessLog: (cursor) => request('GET', '/api/me/access-log', { query: { cursor } }),
 
   // Commands
   send: ({ recipient, subject, content }, idempotencyKey) =>
@@ -171,4 +176,16 @@ export const api = {
       body: { subject: optional(subject), message },
       headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : undefined,
     }),
+
+  // Patient controls: blocking and archiving (both answer 204; repeats are 204 too)
+  block: (user) => request('POST', `/api/messages/block/${seg(user)}`),
+  unblock: (user) => request('DELETE', `/api/messages/block/${seg(user)}`),
+  archive: (user) => request('POST', `/api/messages/conversation/${seg(user)}/archive`),
+  unarchive: (user) => request('DELETE', `/api/messages/conversation/${seg(user)}/archive`),
 };
+
+/**
+ * The caller's copy of their records (GET /api/me/export): a JSON attachment, streamed by the
+ * server. A plain link downloads it with the session cookie; it is never read into the page.
+ */
+export const EXPORT_URL = '/api/me/export';

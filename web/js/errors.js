@@ -35,6 +35,7 @@ const SENTENCES = {
     'scheduled-edit': (e) => `${detail(e)} Please change the time or the message and try again.`.trim(),
     template: (e) => `${detail(e)} Please change the template and try again.`.trim(),
     broadcast: (e) => `${detail(e)} Nothing was sent. Please check your message and try again.`.trim(),
+    block: "You can't block yourself.",
     default: (e) => `${detail(e)} Please check what you entered and try again.`.trim(),
   },
   payload_too_large: {
@@ -49,6 +50,9 @@ const SENTENCES = {
     reply: 'This conversation is no longer available, so the reply was not sent.',
     delete: 'This message is no longer available. It may already be deleted.',
     restore: 'This message is no longer available. Reload the list to see the latest.',
+    block: "We can't find this person. Their account may have been removed.",
+    unblock: "We can't find this person. Their account may have been removed.",
+    archive: "We can't find this conversation's other person. Their account may have been removed.",
     default: "We can't find what you asked for. It may have been removed.",
   },
   forbidden: {
@@ -57,6 +61,9 @@ const SENTENCES = {
     broadcast: 'Only clinicians can write to all their patients at once.',
     reply: "You can't reply in this conversation. You can still read it.",
     delete: "You can't delete this message.",
+    block: "You can't block a member of your care team: a patient and their clinician can't block each other. If you want this care relationship to end, please ask an administrator.",
+    archive: "You can't archive this conversation.",
+    'access-log': 'Only patients can see who accessed their messages.',
     default: "You don't have permission to do this.",
   },
   conflict: {

@@ -13,6 +13,7 @@ import { triageView } from './views/triage.js';
 import { scheduledView } from './views/scheduled.js';
 import { templatesView } from './views/templates.js';
 import { broadcastView } from './views/broadcast.js';
+import { privacyView } from './views/privacy.js';
 import { adminView } from './views/admin.js';
 import { auditorView } from './views/auditor.js';
 import { createLive } from './live.js';
@@ -31,6 +32,7 @@ const TABS = [
   { name: 'patients', label: 'My patients', roles: ['clinician'], create: clinicianView },
   { name: 'broadcast', label: 'Message all', roles: ['clinician'], create: broadcastView },
   { name: 'templates', label: 'Templates', roles: ['clinician'], create: templatesView },
+  { name: 'privacy', label: 'Privacy', roles: MESSAGING_ROLES, create: privacyView },
   { name: 'deleted', label: 'Deleted messages', roles: ['admin'], create: adminView },
   { name: 'audit', label: 'Audit trail', roles: ['auditor', 'admin'], create: auditorView },
 ];

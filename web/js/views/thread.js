@@ -3,6 +3,9 @@
 // focus moves to the new message, or to the error banner when the reply was refused.
 // Live: `refresh` adds newly arrived messages in place (focus and scroll stay, unless the reader
 // was at the bottom) and marks them read when the page is looked at; `markRead` shows ✓✓.
+// Patient controls (API.md, "Patient controls"): "Archive" / "Move to inbox" for the conversation,
+// and "Block" after a confirmation that says what it does; while the counterpart is blocked, a
+// note says so (with "Unblock") and the reply form is hidden (the server would refuse it).
 import { h, timeEl, readStatus } from '../dom.js';
 import { mountBanner } from '../banner.js';
 import { newIdempotencyKey } from '../api.js';
@@ -15,7 +18,10 @@ export function createThreadDialog(ctx, { onClose } = {}) {
   let replyKey = null;
 
   function fresh(withUser, opener) {
-    return { with: withUser, label: withUser, opener, messages: [], cursor: null, stale: false, markPending: false };
+    return {
+      with: withUser, label: withUser, opener, messages: [], cursor: null, stale: false, markPending: false,
+      archived: false, blocked: false,
+    };
   }
 
   const title = h('h2', { id: 'thread-title', class: 'dialog-title', tabindex: '-1' });
@@ -27,6 +33,30 @@ export function createThreadDialog(ctx, { onClose } = {}) {
     type: 'button', class: 'btn btn-quiet btn-more', testid: 'load-older', hidden: true, onclick: loadOlder,
   }, 'Load older messages');
   const list = h('ol', { class: 'thread-list', testid: 'thread-list', 'aria-label': 'Messages, oldest first' });
+
+  // Conversation tools: archive and block, a confirmation for blocking, the blocked note.
+  const archiveButton = h('button', {
+    type: 'button', class: 'btn btn-quiet btn-small', testid: 'thread-archive', onclick: toggleArchive,
+  }, 'Archive');
+  const blockButton = h('button', {
+    type: 'button', class: 'btn btn-quiet btn-small', testid: 'thread-block', onclick: onBlockButton,
+  }, 'Block');
+  const toolsStatus = h('p', { class: 'form-status tools-status', role: 'status', testid: 'thread-tools-status' });
+  const tools = h('div', { class: 'thread-tools', role: 'group', 'aria-label': 'Conversation actions' },
+    archiveButton, blockButton, toolsStatus);
+  const blockQuestion = h('p', { id: 'block-question', class: 'confirm-question', tabindex: '-1', testid: 'block-question' });
+  const blockEffect = h('ul', { class: 'confirm-points', testid: 'block-effect' });
+  const blockYes = h('button', { type: 'button', class: 'btn btn-danger btn-small', testid: 'confirm-block', onclick: doBlock }, 'Block');
+  const blockNo = h('button', {
+    type: 'button', class: 'btn btn-quiet btn-small', testid: 'cancel-block', onclick: () => hideBlockConfirm(true),
+  }, 'Cancel');
+  const blockConfirm = h('div', {
+    class: 'confirm-panel block-confirm', role: 'group', 'aria-labelledby': 'block-question', hidden: true, testid: 'block-confirm',
+  }, blockQuestion, blockEffect, h('div', { class: 'form-actions' }, blockYes, blockNo));
+  const blockedText = h('p', {});
+  const blockedNote = h('div', { class: 'blocked-note', tabindex: '-1', hidden: true, testid: 'thread-blocked-note' },
+    h('span', { class: 'state-tag state-blocked' }, 'Blocked'), ' ', blockedText);
+  const toolsArea = h('div', { class: 'thread-tools-area' }, tools, blockConfirm, blockedNote);
   const scroller = h('div', { class: 'thread-body' }, olderButton, list);
 
   const replyInput = h('textarea', {
@@ -44,6 +74,7 @@ export function createThreadDialog(ctx, { onClose } = {}) {
 
   const dialog = h('dialog', { class: 'thread-dialog', 'aria-labelledby': 'thread-title', testid: 'thread-dialog' },
     h('div', { class: 'dialog-head' }, title, closeButton),
+    toolsArea,
     bannerSlot,
     h('div', { class: 'notice-slot' }), // the live notice, while the dialog is open (notices.js)
     scroller,
@@ -60,10 +91,17 @@ export function createThreadDialog(ctx, { onClose } = {}) {
     if (onClose) onClose(opener);
   });
 
-  /** Opens the conversation with `username`. `label` is a friendlier name for the title. */
-  async function open(username, { opener, label } = {}) {
+  /**
+   * Opens the conversation with `username`. `label` is a friendlier name for the title;
+   * `archived` says the conversation was opened from the archived ones.
+   */
+  async function open(username, { opener, label, archived = false } = {}) {
     st = fresh(username, opener || document.activeElement);
     st.label = label || username;
+    st.archived = Boolean(archived);
+    renderTools();
+    toolsStatus.textContent = '';
+    hideBlockConfirm(false);
     replyKey = null;
     replyInput.value = '';
     replyStatus.textContent = '';
@@ -81,6 +119,7 @@ export function createThreadDialog(ctx, { onClose } = {}) {
     title.focus();
 
     const seq = ++loadSeq;
+    loadBlocked(seq);
     try {
       const page = await ctx.api.conversation(username);
       if (seq !== loadSeq) return;
@@ -181,6 +220,130 @@ export function createThreadDialog(ctx, { onClose } = {}) {
     if (dialog.open) dialog.close();
   }
 
+  // ---- Archive and block ---------------------------------------------------------------------
+
+  /** Whether I block this person: from my blocked list (quietly unknown when it fails). */
+  async function loadBlocked(seq) {
+    try {
+      const { blocked } = await ctx.api.blocked();
+      if (seq !== loadSeq) return;
+      st.blocked = Array.isArray(blocked) && blocked.some((b) => b.username === st.with);
+      renderTools();
+      syncReply();
+    } catch (error) {
+      if (error.status !== 401) console.warn('blocked list unavailable:', error.message);
+    }
+  }
+
+  function renderTools() {
+    archiveButton.textContent = st.archived ? 'Move to inbox' : 'Archive';
+    archiveButton.setAttribute('aria-label', st.archived
+      ? `Move the conversation with ${st.label} back to your inbox` : `Archive the conversation with ${st.label}`);
+    blockButton.textContent = st.blocked ? 'Unblock' : 'Block';
+    blockButton.setAttribute('aria-label', `${st.blocked ? 'Unblock' : 'Block'} ${st.label}`);
+    blockButton.dataset.blocked = st.blocked ? 'true' : 'false';
+    blockedText.textContent = `You have blocked ${st.label}. Neither of you can send messages to the other until you unblock them.`;
+    blockedNote.hidden = !st.blocked;
+    dialog.dataset.blocked = st.blocked ? 'true' : 'false';
+    dialog.dataset.archived = st.archived ? 'true' : 'false';
+  }
+
+  async function toggleArchive() {
+    const seq = loadSeq;
+    const archiving = !st.archived;
+    archiveButton.disabled = true;
+    toolsStatus.textContent = '';
+    ctx.clearError();
+    try {
+      if (archiving) await ctx.api.archive(st.with);
+      else await ctx.api.unarchive(st.with);
+    } catch (error) {
+      if (seq === loadSeq) ctx.showError(error, { action: 'archive', focus: true });
+      return;
+    } finally {
+      archiveButton.disabled = false;
+    }
+    if (seq !== loadSeq) return;
+    st.archived = archiving;
+    renderTools();
+    const done = archiving
+      ? `Conversation archived. It comes back to your inbox when ${st.label} writes to you.`
+      : 'Conversation moved back to your inbox.';
+    toolsStatus.textContent = done;
+    archiveButton.focus();
+  }
+
+  /** The reply form shows once the messages are shown, unless I block this person. */
+  function syncReply() {
+    if (dialog.dataset.state === 'ready') replyForm.hidden = st.messages.length === 0 || st.blocked;
+  }
+
+  function onBlockButton() {
+    if (st.blocked) doUnblock();
+    else showBlockConfirm();
+  }
+
+  function showBlockConfirm() {
+    blockQuestion.textContent = `Block ${st.label}?`;
+    blockEffect.replaceChildren(
+      h('li', {}, `Neither of you will be able to send messages to the other, and messages scheduled between you will not be sent.`),
+      h('li', {}, `${st.label} is not told that you blocked them. If they try to write to you, their message is not sent.`),
+      h('li', {}, 'The messages you already have stay here.'),
+      h('li', {}, 'You can unblock them at any time, here or in “Privacy”.'));
+    blockYes.textContent = `Block ${st.label}`;
+    blockYes.disabled = false;
+    toolsStatus.textContent = '';
+    tools.hidden = true;
+    blockConfirm.hidden = false;
+    blockQuestion.focus();
+  }
+
+  function hideBlockConfirm(returnFocus) {
+    blockConfirm.hidden = true;
+    tools.hidden = false;
+    if (returnFocus) blockButton.focus();
+  }
+
+  async function doBlock() {
+    const seq = loadSeq;
+    blockYes.disabled = true;
+    ctx.clearError();
+    try {
+      await ctx.api.block(st.with);
+    } catch (error) {
+      if (seq !== loadSeq) return;
+      hideBlockConfirm(false);
+      ctx.showError(error, { action: 'block', focus: true });
+      return;
+    }
+    if (seq !== loadSeq) return;
+    hideBlockConfirm(false);
+    st.blocked = true;
+    renderTools();
+    syncReply();
+    blockedNote.focus();
+  }
+
+  async function doUnblock() {
+    const seq = loadSeq;
+    blockButton.disabled = true;
+    ctx.clearError();
+    try {
+      await ctx.api.unblock(st.with);
+    } catch (error) {
+      if (seq === loadSeq) ctx.showError(error, { action: 'unblock', focus: true });
+      return;
+    } finally {
+      blockButton.disabled = false;
+    }
+    if (seq !== loadSeq) return;
+    st.blocked = false;
+    renderTools();
+    syncReply();
+    toolsStatus.textContent = `You unblocked ${st.label}.`;
+    blockButton.focus();
+  }
+
   function render() {
     if (st.messages.length === 0) {
       list.replaceChildren(h('li', { class: 'muted empty' }, 'There are no messages in this conversation.'));
@@ -188,7 +351,7 @@ export function createThreadDialog(ctx, { onClose } = {}) {
       list.replaceChildren(...st.messages.map(renderMessage));
     }
     olderButton.hidden = !st.cursor;
-    replyForm.hidden = st.messages.length === 0;
+    replyForm.hidden = st.messages.length === 0 || st.blocked;
   }
 
   function renderMessage(m) {
