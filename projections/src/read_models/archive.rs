@@ -7,18 +7,22 @@
 //! archived row": both the row and the flag then depend on the events alone, whatever the batch
 //! boundaries (a conversation deleted and re-created in one batch or in two ends the same).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
 use events::{ArchiveEvent, MessageEvent};
 use read_side::StoredEvent;
 use sqlx::PgConnection;
 
 use crate::error::ProjectorError;
-use crate::read_models::Decoded;
+use crate::read_models::{write_pair_states, Decoded, PairStates, PairTable};
 
-/// Per (owner, counterpart): archived since, or not archived (the last event wins).
-type Requests = HashMap<(String, String), Option<DateTime<Utc>>>;
+/// The archived conversations, per owner and counterpart.
+const ARCHIVED: PairTable = PairTable {
+    table: "archived_conversations",
+    first: "owner",
+    second: "counterpart",
+    since: "archived_at",
+};
 
 /// Folds the archive requests of `events` with the batch's message events (`messages`, the
 /// decoded message events of the same batch, in the same order), after the mailbox wrote them.
@@ -27,7 +31,8 @@ pub(crate) async fn write(
     events: &[StoredEvent],
     messages: &[Decoded<'_>],
 ) -> Result<(), ProjectorError> {
-    let mut requests = Requests::new();
+    // Per (owner, counterpart): archived since, or not archived (the last event wins).
+    let mut requests = PairStates::new();
     let mut touched: HashSet<(String, String)> = HashSet::new();
     let mut next = messages.iter().peekable();
     for stored in events {
@@ -57,7 +62,7 @@ pub(crate) async fn write(
     if touched.is_empty() {
         return Ok(());
     }
-    write_requests(conn, requests).await?;
+    write_pair_states(conn, &ARCHIVED, requests).await?;
     let (owners, counterparts): (Vec<String>, Vec<String>) = touched.into_iter().unzip();
     sqlx::query(SET_ARCHIVED)
         .bind(&owners)
@@ -75,38 +80,3 @@ pub const SET_ARCHIVED: &str = "UPDATE conversations c SET archived = t.archived
            LEFT JOIN archived_conversations a
                   ON a.owner = k.owner AND a.counterpart = k.counterpart) t
      WHERE c.owner = t.owner AND c.counterpart = t.counterpart AND c.archived <> t.archived";
-
-async fn write_requests(conn: &mut PgConnection, requests: Requests) -> Result<(), sqlx::Error> {
-    if requests.is_empty() {
-        return Ok(());
-    }
-    let (mut owners, mut counterparts, mut times) = (vec![], vec![], vec![]);
-    for ((owner, counterpart), at) in requests {
-        owners.push(owner);
-        counterparts.push(counterpart);
-        times.push(at);
-    }
-    sqlx::query(
-        "DELETE FROM archived_conversations a
-         USING unnest($1::text[], $2::text[], $3::timestamptz[]) AS r (owner, counterpart, at)
-         WHERE r.at IS NULL AND a.owner = r.owner AND a.counterpart = r.counterpart",
-    )
-    .bind(&owners)
-    .bind(&counterparts)
-    .bind(&times)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO archived_conversations (owner, counterpart, archived_at)
-         SELECT owner, counterpart, at
-         FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS r (owner, counterpart, at)
-         WHERE at IS NOT NULL
-         ON CONFLICT (owner, counterpart) DO UPDATE SET archived_at = excluded.archived_at",
-    )
-    .bind(&owners)
-    .bind(&counterparts)
-    .bind(&times)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}

@@ -14,6 +14,15 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::ProjectorError;
+use crate::read_models::{write_pair_states, PairStates, PairTable};
+
+/// Who blocks whom now.
+const BLOCKS: PairTable = PairTable {
+    table: "blocks",
+    first: "blocker",
+    second: "blocked",
+    since: "blocked_at",
+};
 
 /// A template as a batch leaves it.
 struct Template {
@@ -104,7 +113,7 @@ pub(crate) async fn apply(
     let mut templates: HashMap<Uuid, Option<Template>> = HashMap::new();
     let mut scheduled: HashMap<Uuid, Scheduled> = HashMap::new();
     // Per (blocker, blocked): blocked since, or unblocked (the last event wins).
-    let mut blocks: HashMap<(String, String), Option<DateTime<Utc>>> = HashMap::new();
+    let mut blocks = PairStates::new();
     for stored in events {
         if let Some(event) = stored.template_event()? {
             let id = event.template_id();
@@ -154,46 +163,7 @@ pub(crate) async fn apply(
     }
     write_templates(conn, templates).await?;
     write_scheduled(conn, scheduled).await?;
-    write_blocks(conn, blocks).await?;
-    Ok(())
-}
-
-async fn write_blocks(
-    conn: &mut PgConnection,
-    blocks: HashMap<(String, String), Option<DateTime<Utc>>>,
-) -> Result<(), sqlx::Error> {
-    if blocks.is_empty() {
-        return Ok(());
-    }
-    let (mut blockers, mut blocked, mut times) = (vec![], vec![], vec![]);
-    for ((blocker, who), at) in blocks {
-        blockers.push(blocker);
-        blocked.push(who);
-        times.push(at);
-    }
-    // Lifted blocks lose their row; the others get it, with the time of their last block.
-    sqlx::query(
-        "DELETE FROM blocks x
-         USING unnest($1::text[], $2::text[], $3::timestamptz[]) AS b (blocker, blocked, at)
-         WHERE b.at IS NULL AND x.blocker = b.blocker AND x.blocked = b.blocked",
-    )
-    .bind(&blockers)
-    .bind(&blocked)
-    .bind(&times)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO blocks (blocker, blocked, blocked_at)
-         SELECT blocker, blocked, at
-         FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS b (blocker, blocked, at)
-         WHERE at IS NOT NULL
-         ON CONFLICT (blocker, blocked) DO UPDATE SET blocked_at = excluded.blocked_at",
-    )
-    .bind(&blockers)
-    .bind(&blocked)
-    .bind(&times)
-    .execute(&mut *conn)
-    .await?;
+    write_pair_states(conn, &BLOCKS, blocks).await?;
     Ok(())
 }
 

@@ -14,6 +14,9 @@ pub mod messages;
 pub mod notifications;
 pub mod triage;
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use events::MessageEvent;
 use read_side::{Projection, StoredEvent};
 use sqlx::PgConnection;
@@ -68,4 +71,61 @@ fn decode(events: &[StoredEvent]) -> Result<Vec<Decoded<'_>>, ProjectorError> {
         }
     }
     Ok(decoded)
+}
+
+/// Per pair of users (who blocks whom, whose conversation with whom is archived): since when
+/// the state holds, or `None` when it ended; the last event of the batch wins.
+pub(crate) type PairStates = HashMap<(String, String), Option<DateTime<Utc>>>;
+
+/// A table of [`PairStates`]: its name, its two key columns and its time column.
+pub(crate) struct PairTable {
+    pub table: &'static str,
+    pub first: &'static str,
+    pub second: &'static str,
+    pub since: &'static str,
+}
+
+/// Writes `states` to `table`: the pairs whose state ended lose their row, the others get it
+/// with the time of their last event (two statements, primary-key probes).
+pub(crate) async fn write_pair_states(
+    conn: &mut PgConnection,
+    table: &PairTable,
+    states: PairStates,
+) -> Result<(), sqlx::Error> {
+    if states.is_empty() {
+        return Ok(());
+    }
+    let (mut firsts, mut seconds, mut times) = (vec![], vec![], vec![]);
+    for ((first, second), at) in states {
+        firsts.push(first);
+        seconds.push(second);
+        times.push(at);
+    }
+    let PairTable {
+        table,
+        first,
+        second,
+        since,
+    } = table;
+    let pairs = "unnest($1::text[], $2::text[], $3::timestamptz[]) AS p (first, second, at)";
+    let statements = [
+        format!(
+            "DELETE FROM {table} x USING {pairs}
+             WHERE p.at IS NULL AND x.{first} = p.first AND x.{second} = p.second"
+        ),
+        format!(
+            "INSERT INTO {table} ({first}, {second}, {since})
+             SELECT first, second, at FROM {pairs} WHERE at IS NOT NULL
+             ON CONFLICT ({first}, {second}) DO UPDATE SET {since} = excluded.{since}"
+        ),
+    ];
+    for statement in statements {
+        sqlx::query(&statement)
+            .bind(&firsts)
+            .bind(&seconds)
+            .bind(&times)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }

@@ -165,23 +165,15 @@ async fn write(
     chunk.extend_from_slice(b",\"generated_at\":");
     serde_json::to_writer(&mut chunk, &Utc::now())?;
     chunk.extend_from_slice(b",\"messages\":[");
-    let statement = transaction.prepare_cached(sql::EXPORT_MESSAGES).await?;
-    let portal = transaction.bind(&statement, &[&user]).await?;
-    let mut first = true;
-    loop {
-        let rows = transaction.query_portal(&portal, PORTAL_ROWS).await?;
-        for row in &rows {
-            if !first {
-                chunk.push(b',');
-            }
-            first = false;
-            serde_json::to_writer(&mut chunk, &message(row)?)?;
-        }
-        send(sender, &mut chunk).await?;
-        if rows.len() < PORTAL_ROWS as usize {
-            break;
-        }
-    }
+    stream_rows(
+        &transaction,
+        sql::EXPORT_MESSAGES,
+        user,
+        &mut chunk,
+        sender,
+        message,
+    )
+    .await?;
     chunk.extend_from_slice(b"],\"blocked\":");
     let blocked: Vec<ExportedBlock> = transaction
         .query(sql::BLOCKED, &[&user])
@@ -213,7 +205,32 @@ async fn write(
         .collect::<Result<_, tokio_postgres::Error>>()?;
     serde_json::to_writer(&mut chunk, &templates)?;
     chunk.extend_from_slice(b",\"scheduled\":[");
-    let statement = transaction.prepare_cached(sql::EXPORT_SCHEDULED).await?;
+    stream_rows(
+        &transaction,
+        sql::EXPORT_SCHEDULED,
+        user,
+        &mut chunk,
+        sender,
+        scheduled,
+    )
+    .await?;
+    chunk.extend_from_slice(b"]}\n");
+    send(sender, &mut chunk).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Writes the rows of `statement` (for `user`) as JSON array items, [`PORTAL_ROWS`] at a time,
+/// each batch handed to the client before the next is read.
+async fn stream_rows<T: Serialize>(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    statement: &str,
+    user: &str,
+    chunk: &mut Vec<u8>,
+    sender: &mpsc::Sender<Bytes>,
+    item: fn(&Row) -> Result<T, tokio_postgres::Error>,
+) -> Result<(), ExportError> {
+    let statement = transaction.prepare_cached(statement).await?;
     let portal = transaction.bind(&statement, &[&user]).await?;
     let mut first = true;
     loop {
@@ -223,29 +240,27 @@ async fn write(
                 chunk.push(b',');
             }
             first = false;
-            serde_json::to_writer(
-                &mut chunk,
-                &ExportedScheduled {
-                    scheduled_id: row.try_get(0)?,
-                    recipient: row.try_get(1)?,
-                    subject: row.try_get(2)?,
-                    content: row.try_get(3)?,
-                    send_at: row.try_get(4)?,
-                    status: row.try_get(5)?,
-                    message_id: row.try_get(6)?,
-                    failure: row.try_get(7)?,
-                },
-            )?;
+            serde_json::to_writer(&mut *chunk, &item(row)?)?;
         }
-        send(sender, &mut chunk).await?;
+        send(sender, chunk).await?;
         if rows.len() < PORTAL_ROWS as usize {
-            break;
+            return Ok(());
         }
     }
-    chunk.extend_from_slice(b"]}\n");
-    send(sender, &mut chunk).await?;
-    transaction.commit().await?;
-    Ok(())
+}
+
+/// One row of [`sql::EXPORT_SCHEDULED`].
+fn scheduled(row: &Row) -> Result<ExportedScheduled, tokio_postgres::Error> {
+    Ok(ExportedScheduled {
+        scheduled_id: row.try_get(0)?,
+        recipient: row.try_get(1)?,
+        subject: row.try_get(2)?,
+        content: row.try_get(3)?,
+        send_at: row.try_get(4)?,
+        status: row.try_get(5)?,
+        message_id: row.try_get(6)?,
+        failure: row.try_get(7)?,
+    })
 }
 
 /// One row of [`sql::EXPORT_MESSAGES`] (the `messages` table keeps UTC times without a zone).
