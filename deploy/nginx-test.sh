@@ -10,7 +10,7 @@
 #   b. the gateway records the real client's IP (a client on 127.0.0.2 that forges
 #      X-Forwarded-For): in the event's metadata and in the access log;
 #   c. a stream opened through nginx gets each `message` event less than 2 s after the send's 201
-#      (no buffering), survives the restart of the instance that does not hold it on the same
+#      (no buffering; 5 s for the one sent while the stream reconnects), survives the restart of the instance that does not hold it on the same
 #      connection, and after the restart of the one that holds it reconnects through nginx with
 #      Last-Event-ID and misses nothing (every message exactly once);
 #   d. static files: / and SPA routes answer index.html, Cache-Control as designed (no-cache for
@@ -40,12 +40,13 @@ done
 nginx_bin=$(command -v nginx || true)
 if [ -z "$nginx_bin" ] && [ -x /usr/sbin/nginx ]; then nginx_bin=/usr/sbin/nginx; fi
 if [ -z "$nginx_bin" ]; then
-  echo "nginx-test: installing nginx (Debian package nginx; the service is not started)"
-  # policy-rc.d answering 101 keeps the package's own nginx service from starting on port 80.
+  # (The package may start its own nginx service on port 80 where systemd runs; this test does
+  # not use it.)
+  echo "nginx-test: installing nginx (Debian package nginx)"
   sudo_cmd=()
   if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-  "${sudo_cmd[@]}" DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${sudo_cmd[@]}" DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq nginx
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx
   nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 fi
 
@@ -348,10 +349,10 @@ else
   fail "the stream's first answer: $first"
 fi
 expected=()
-# expect_event WHAT [CONNECTION]: the `message` event of the last send arrives within 2 s of its
-# 201 (on connection CONNECTION when given).
+# expect_event WHAT [CONNECTION [BOUND]]: the `message` event of the last send arrives within
+# BOUND seconds (default 2) of its 201, on connection CONNECTION when given (not empty).
 expect_event() {
-  local what=$1 connection=${2:-}
+  local what=$1 connection=${2:-} bound=${3:-2}
   expected+=("$sent_id")
   local line=""
   for _ in $(seq 1 50); do
@@ -366,11 +367,11 @@ expect_event() {
   local delay conn
   delay=$(json <(echo "$line") "round(d['t'] - $sent_at, 3)")
   conn=$(json <(echo "$line") 'd["connection"]')
-  if python3 -c "import sys; sys.exit(0 if $delay < 2 else 1)" &&
+  if python3 -c "import sys; sys.exit(0 if $delay < $bound else 1)" &&
     { [ -z "$connection" ] || [ "$conn" = "$connection" ]; }; then
     ok "$what: event after ${delay}s on connection $conn"
   else
-    fail "$what: event after ${delay}s on connection $conn (expected < 2 s${connection:+, connection $connection})"
+    fail "$what: event after ${delay}s on connection $conn (expected < $bound s${connection:+, connection $connection})"
   fi
 }
 send "$base" "$alice" bob "live 1"
@@ -395,9 +396,10 @@ else
   fail "no closed/shutdown event when gateway $holder stopped"
 fi
 # Sent while the holder is down: reaches the client on its next connection (live, or replayed
-# from Last-Event-ID if it is sent before the reconnect).
+# from Last-Event-ID if it is sent before the reconnect). Up to 5 s: when the stopped gateway led
+# the mailbox projection, the other takes the lead first (PROJECTOR_STANDBY_MS, 1 s).
 send "$base" "$alice" bob "live 5"
-expect_event "while gateway $holder is down, after the reconnect through nginx"
+expect_event "while gateway $holder is down, after the reconnect through nginx" "" 5
 start_gateway "$holder"
 wait_ready "$holder"
 echo "  (gateway $holder is back)"
