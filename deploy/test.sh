@@ -73,6 +73,10 @@ fi
 if [ "${HS_SKIP_SCHEMATHESIS:-0}" != 1 ]; then
   part "schemathesis (deploy/schemathesis.sh)" bash deploy/schemathesis.sh
 fi
+# Two gateways behind Debian's nginx, configured with the files of deploy/nginx/.
+if [ "${HS_SKIP_NGINX:-0}" != 1 ]; then
+  part "nginx (deploy/nginx-test.sh)" bash deploy/nginx-test.sh
+fi
 
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'FAILED: %s\n' "${failed[@]}" >&2
