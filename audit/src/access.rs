@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::SubsecRound;
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -231,34 +232,89 @@ async fn write_once(pool: &PgPool, batch: &[AccessEntry]) -> Result<(), sqlx::Er
     written
 }
 
-/// Writes entries in one statement.
-pub async fn insert<'e>(
-    executor: impl PgExecutor<'e>,
+/// The transaction-level advisory lock under which the access log's chain is extended (the
+/// same key as the `access_log_link` trigger's, which chains rows inserted by SQL alone).
+pub const CHAIN_LOCK: i32 = 0x4853_0020;
+
+/// Appends entries to the chain in one transaction: the lock, the chain's head read once, the
+/// hashes computed here ([`crate::access_chain::access_link`]), one multi-row insert.
+pub async fn insert(
+    connection: &mut sqlx::PgConnection,
     entries: &[AccessEntry],
 ) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+
+    use crate::access_chain::{access_link, ChainedAccess};
+    use crate::chain::{hash_from_bytes, GENESIS};
+
     if entries.is_empty() {
         return Ok(());
     }
+    let mut tx = connection.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
+        .bind(CHAIN_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let head: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT chain_seq, hash FROM access_log ORDER BY chain_seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (mut seq, mut previous) = match head {
+        Some((seq, hash)) => (
+            seq,
+            hash_from_bytes(&hash).ok_or_else(|| {
+                sqlx::Error::Protocol(format!("access log row {seq} has a malformed hash"))
+            })?,
+        ),
+        None => (0, GENESIS),
+    };
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
+        seq += 1;
+        let row = ChainedAccess {
+            chain_seq: seq,
+            // As PostgreSQL keeps it, so that the hash covers what is stored.
+            occurred_at: e.occurred_at.trunc_subsecs(6),
+            actor: e.actor.clone(),
+            role: e.role.clone(),
+            action: e.action.to_owned(),
+            counterpart: e.counterpart.clone(),
+            message_ids: e.message_ids.clone(),
+            query_length: e.query_length,
+            result_count: e.result_count,
+            request_id: e.request_id.clone(),
+            client_ip: e.client_ip.clone(),
+            user_agent: e.user_agent.clone(),
+            subjects: e.subjects.clone(),
+        };
+        let hash = access_link(&previous, &row);
+        rows.push((row, previous, hash));
+        previous = hash;
+    }
     let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
         "INSERT INTO access_log (occurred_at, actor, role, action, counterpart, message_ids, \
-         query_length, result_count, request_id, client_ip, user_agent, subjects) ",
+         query_length, result_count, request_id, client_ip, user_agent, subjects, chain_seq, \
+         prev_hash, hash) ",
     );
-    query.push_values(entries, |mut row, e| {
-        row.push_bind(e.occurred_at)
-            .push_bind(&e.actor)
-            .push_bind(&e.role)
-            .push_bind(e.action)
-            .push_bind(&e.counterpart)
-            .push_bind(&e.message_ids)
-            .push_bind(e.query_length)
-            .push_bind(e.result_count)
-            .push_bind(&e.request_id)
-            .push_bind(&e.client_ip)
-            .push_bind(&e.user_agent)
-            .push_bind(&e.subjects);
+    query.push_values(&rows, |mut b, (row, prev, hash)| {
+        b.push_bind(row.occurred_at)
+            .push_bind(&row.actor)
+            .push_bind(&row.role)
+            .push_bind(&row.action)
+            .push_bind(&row.counterpart)
+            .push_bind(&row.message_ids)
+            .push_bind(row.query_length)
+            .push_bind(row.result_count)
+            .push_bind(&row.request_id)
+            .push_bind(&row.client_ip)
+            .push_bind(&row.user_agent)
+            .push_bind(&row.subjects)
+            .push_bind(row.chain_seq)
+            .push_bind(prev.to_vec())
+            .push_bind(hash.to_vec());
     });
-    query.build().execute(executor).await?;
-    Ok(())
+    query.build().execute(&mut *tx).await?;
+    tx.commit().await
 }
 
 #[cfg(test)]

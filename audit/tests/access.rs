@@ -149,7 +149,7 @@ async fn entries_refused_by_a_read_only_database_are_written_in_order_once_it_is
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
 async fn the_access_log_is_append_only(pool: PgPool) -> Result<()> {
-    audit::access::insert(&pool, &[entry(1)]).await?;
+    audit::access::insert(&mut *pool.acquire().await?, &[entry(1)]).await?;
     for sql in [
         "UPDATE access_log SET actor = 'mallory'",
         "DELETE FROM access_log",

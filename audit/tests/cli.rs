@@ -120,7 +120,7 @@ async fn export_writes_the_patients_entries_as_csv_and_json_lines(pool: PgPool) 
         counterpart: Some("dr_carol".into()),
         ..read.clone()
     };
-    insert(&pool, &[read, unrelated]).await?;
+    insert(&mut *pool.acquire().await?, &[read, unrelated]).await?;
     let events: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_log WHERE actor = 'alice' OR 'alice' = ANY (participants)",
     )
@@ -398,7 +398,7 @@ async fn chained_access_log(pool: &PgPool) -> Result<()> {
         .map(|w| {
             let pool = pool.clone();
             let batch: Vec<AccessEntry> = (0..15).map(|n| entry(w * 15 + n)).collect();
-            tokio::spawn(async move { insert(&pool, &batch).await })
+            tokio::spawn(async move { insert(&mut *pool.acquire().await?, &batch).await })
         })
         .collect();
     for writer in writers {

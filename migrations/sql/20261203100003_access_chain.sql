@@ -9,11 +9,12 @@
 --   prev_hash   the previous row's hash (32 zero bytes for the first).
 --   hash        sha256(prev_hash || access_log_canonical(row)).
 --
--- The chain is computed by the database itself, in a BEFORE INSERT trigger that takes a
--- transaction-level advisory lock, so every writer (every gateway or query service) appends to
--- one chain, in the order of `chain_seq` (not of `id`: an id is drawn before the lock).
--- `audit verify` recomputes it (audit/src/access_chain.rs). Existing rows are chained here in
--- `id` order.
+-- Every writer extends the chain under one transaction-level advisory lock, so every gateway
+-- or query service appends to one chain, in the order of `chain_seq` (not of `id`: an id is
+-- drawn before the lock). The services' writer (audit/src/access.rs) reads the head once per
+-- batch and computes the hashes itself; a row inserted by SQL alone (without a hash) is
+-- chained by the BEFORE INSERT trigger below, under the same lock. `audit verify` recomputes
+-- the chain (audit/src/access_chain.rs). Existing rows are chained here in `id` order.
 
 ALTER TABLE access_log ADD COLUMN subjects text[] NOT NULL DEFAULT '{}';
 ALTER TABLE access_log ADD COLUMN chain_seq bigint;
@@ -72,6 +73,10 @@ DECLARE
     last_seq bigint;
     last_hash bytea;
 BEGIN
+    -- Chained by its writer already (the services compute the hashes, under the lock).
+    IF NEW.hash IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
     -- One chain: appends wait for each other until their transaction ends.
     PERFORM pg_advisory_xact_lock(x'48530020'::int, 0);
     SELECT chain_seq, hash INTO last_seq, last_hash
