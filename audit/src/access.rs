@@ -225,7 +225,7 @@ async fn write_until_done(pool: &PgPool, batch: &[AccessEntry]) {
 /// the next attempt opens a fresh one.
 async fn write_once(pool: &PgPool, batch: &[AccessEntry]) -> Result<(), sqlx::Error> {
     let mut connection = pool.acquire().await?;
-    let written = insert(&mut *connection, batch).await;
+    let written = insert(&mut connection, batch).await;
     if written.is_err() {
         connection.close_on_drop();
     }
