@@ -3,7 +3,8 @@
 //!
 //! In commit order: an archive request archives the owner's conversation, an unarchive request
 //! or a new message from the counterpart brings it back. At the end of the batch (after the
-//! conversations are written) every conversation the batch touched gets `archived` = "has an
+//! conversations are written) every conversation the batch may have created (a send, a
+//! restore) or whose archive changed gets `archived` = "has an
 //! archived row": both the row and the flag then depend on the events alone, whatever the batch
 //! boundaries (a conversation deleted and re-created in one batch or in two ends the same).
 
@@ -38,9 +39,15 @@ pub(crate) async fn write(
     for stored in events {
         if let Some(decoded) = next.next_if(|d| std::ptr::eq(d.stored, stored)) {
             let (sender, recipient) = decoded.event.participants();
-            if let MessageEvent::MessageSent { .. } = decoded.event {
+            match decoded.event {
                 // A new message from the counterpart brings the conversation back.
-                requests.insert((recipient.to_owned(), sender.to_owned()), None);
+                MessageEvent::MessageSent { .. } => {
+                    requests.insert((recipient.to_owned(), sender.to_owned()), None);
+                }
+                // A restore may bring a conversation row back.
+                MessageEvent::MessageRestored { .. } => {}
+                // Reads and deletes never create a conversation row: nothing to set.
+                _ => continue,
             }
             touched.insert((sender.to_owned(), recipient.to_owned()));
             touched.insert((recipient.to_owned(), sender.to_owned()));

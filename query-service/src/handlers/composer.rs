@@ -9,12 +9,13 @@ use events::Role;
 use http_edge::{ApiError, ApiJson, Caller};
 use read_side::Projection;
 use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::access::Read;
 use crate::cursor::Scope;
-use crate::db::{col, db_error};
+use crate::db::db_error;
 use crate::handlers::{from_micros, micros};
 use crate::params::{split_page, ListParams};
 use crate::sql;
@@ -63,16 +64,9 @@ pub async fn get_templates(
         .map_err(db_error)?;
     let templates = rows
         .iter()
-        .map(|row| {
-            Ok(Template {
-                template_id: col(row, 0)?,
-                title: col(row, 1)?,
-                subject: col(row, 2)?,
-                content: col(row, 3)?,
-                updated_at: col(row, 4)?,
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .map(template)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
     state.record_read(
         &caller,
         Read {
@@ -149,19 +143,9 @@ pub async fn get_scheduled(
     let (rows, more) = split_page(rows, limit);
     let scheduled = rows
         .iter()
-        .map(|row| {
-            Ok(ScheduledEntry {
-                scheduled_id: col(row, 0)?,
-                recipient: col(row, 1)?,
-                subject: col(row, 2)?,
-                content: col(row, 3)?,
-                send_at: col(row, 4)?,
-                status: col(row, 5)?,
-                message_id: col(row, 6)?,
-                failure: col(row, 7)?,
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .map(scheduled_entry)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
     let next_cursor = match scheduled.last() {
         Some(last) if more => Some(
             state
@@ -220,13 +204,42 @@ pub async fn get_blocked(
         .map_err(db_error)?;
     let blocked = rows
         .iter()
-        .map(|row| {
-            Ok(BlockedUser {
-                username: col(row, 0)?,
-                display_name: col(row, 1)?,
-                blocked_at: col(row, 2)?,
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .map(blocked_user)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_error)?;
     Ok(ApiJson(BlockedResponse { blocked }))
+}
+
+/// One row of [`sql::TEMPLATES`] (also the export's).
+pub(crate) fn template(row: &Row) -> Result<Template, tokio_postgres::Error> {
+    Ok(Template {
+        template_id: row.try_get(0)?,
+        title: row.try_get(1)?,
+        subject: row.try_get(2)?,
+        content: row.try_get(3)?,
+        updated_at: row.try_get(4)?,
+    })
+}
+
+/// One row of [`sql::SCHEDULED`] or [`sql::EXPORT_SCHEDULED`].
+pub(crate) fn scheduled_entry(row: &Row) -> Result<ScheduledEntry, tokio_postgres::Error> {
+    Ok(ScheduledEntry {
+        scheduled_id: row.try_get(0)?,
+        recipient: row.try_get(1)?,
+        subject: row.try_get(2)?,
+        content: row.try_get(3)?,
+        send_at: row.try_get(4)?,
+        status: row.try_get(5)?,
+        message_id: row.try_get(6)?,
+        failure: row.try_get(7)?,
+    })
+}
+
+/// One row of [`sql::BLOCKED`] (also the export's).
+pub(crate) fn blocked_user(row: &Row) -> Result<BlockedUser, tokio_postgres::Error> {
+    Ok(BlockedUser {
+        username: row.try_get(0)?,
+        display_name: row.try_get(1)?,
+        blocked_at: row.try_get(2)?,
+    })
 }

@@ -21,6 +21,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::access::Read;
+use crate::handlers::composer::{blocked_user, scheduled_entry, template, BlockedUser, Template};
 use crate::sql;
 use crate::state::QueryState;
 
@@ -51,34 +52,6 @@ struct ExportedUser<'a> {
     username: &'a str,
     role: String,
     display_name: &'a str,
-}
-
-#[derive(Serialize)]
-struct ExportedBlock {
-    username: String,
-    display_name: String,
-    blocked_at: DateTime<Utc>,
-}
-
-#[derive(Serialize)]
-struct ExportedTemplate {
-    template_id: Uuid,
-    title: String,
-    subject: Option<String>,
-    content: String,
-    updated_at: DateTime<Utc>,
-}
-
-#[derive(Serialize)]
-struct ExportedScheduled {
-    scheduled_id: Uuid,
-    recipient: String,
-    subject: Option<String>,
-    content: String,
-    send_at: DateTime<Utc>,
-    status: String,
-    message_id: Option<Uuid>,
-    failure: Option<String>,
 }
 
 /// Why an export stopped half way (the client sees a truncated document; the log says why).
@@ -175,34 +148,20 @@ async fn write(
     )
     .await?;
     chunk.extend_from_slice(b"],\"blocked\":");
-    let blocked: Vec<ExportedBlock> = transaction
+    let blocked: Vec<BlockedUser> = transaction
         .query(sql::BLOCKED, &[&user])
         .await?
         .iter()
-        .map(|row| {
-            Ok(ExportedBlock {
-                username: row.try_get(0)?,
-                display_name: row.try_get(1)?,
-                blocked_at: row.try_get(2)?,
-            })
-        })
-        .collect::<Result<_, tokio_postgres::Error>>()?;
+        .map(blocked_user)
+        .collect::<Result<_, _>>()?;
     serde_json::to_writer(&mut chunk, &blocked)?;
     chunk.extend_from_slice(b",\"templates\":");
-    let templates: Vec<ExportedTemplate> = transaction
+    let templates: Vec<Template> = transaction
         .query(sql::TEMPLATES, &[&user])
         .await?
         .iter()
-        .map(|row| {
-            Ok(ExportedTemplate {
-                template_id: row.try_get(0)?,
-                title: row.try_get(1)?,
-                subject: row.try_get(2)?,
-                content: row.try_get(3)?,
-                updated_at: row.try_get(4)?,
-            })
-        })
-        .collect::<Result<_, tokio_postgres::Error>>()?;
+        .map(template)
+        .collect::<Result<_, _>>()?;
     serde_json::to_writer(&mut chunk, &templates)?;
     chunk.extend_from_slice(b",\"scheduled\":[");
     stream_rows(
@@ -211,7 +170,7 @@ async fn write(
         user,
         &mut chunk,
         sender,
-        scheduled,
+        scheduled_entry,
     )
     .await?;
     chunk.extend_from_slice(b"]}\n");
@@ -247,20 +206,6 @@ async fn stream_rows<T: Serialize>(
             return Ok(());
         }
     }
-}
-
-/// One row of [`sql::EXPORT_SCHEDULED`].
-fn scheduled(row: &Row) -> Result<ExportedScheduled, tokio_postgres::Error> {
-    Ok(ExportedScheduled {
-        scheduled_id: row.try_get(0)?,
-        recipient: row.try_get(1)?,
-        subject: row.try_get(2)?,
-        content: row.try_get(3)?,
-        send_at: row.try_get(4)?,
-        status: row.try_get(5)?,
-        message_id: row.try_get(6)?,
-        failure: row.try_get(7)?,
-    })
 }
 
 /// One row of [`sql::EXPORT_MESSAGES`] (the `messages` table keeps UTC times without a zone).
