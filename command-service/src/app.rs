@@ -53,8 +53,11 @@ pub struct Application {
 impl Application {
     /// Connects, applies migrations, binds the listener.
     pub async fn build(settings: CommandSettings) -> anyhow::Result<Self> {
+        // The keys first: a missing or malformed HS_KEK_FILE stops the start before any change.
+        vault::process()?;
         let pool = http_edge::connect_pool(&settings.database_url, settings.pool_max).await?;
         migrations::MIGRATOR.run(&pool).await?;
+        vault::check_at_start(&pool).await?;
         let signal = CommitSignal::relay_to_postgres(pool.clone(), settings.notify_debounce);
         let edge = Edge::new(pool.clone(), settings.edge);
         let purging = tokio_util::sync::CancellationToken::new();

@@ -13,6 +13,7 @@ mod archive;
 mod batch;
 mod blocks;
 mod broadcast;
+pub mod erasure;
 mod execute;
 mod idempotency;
 mod messages;
@@ -28,6 +29,7 @@ pub mod streams;
 mod templates;
 
 pub use app::{Application, CommandSettings};
+pub use execute::ExecuteError;
 pub use metadata::EventMetadata;
 pub use openapi::openapi;
 pub use signal::CommitSignal;
@@ -80,6 +82,11 @@ pub fn routes(state: CommandState) -> Router {
             "/api/admin/messages/{id}/restore",
             post(receipts::restore_message),
         )
+        .route(
+            "/api/admin/messages/{id}/erase",
+            post(erasure::erase_message),
+        )
+        .route("/api/admin/messages/{id}/hold", put(erasure::set_hold))
         .route("/api/admin/users", post(admin::create_user))
         .route("/api/admin/users/{user}/disable", post(admin::disable_user))
         .route("/api/admin/users/{user}/enable", post(admin::enable_user))

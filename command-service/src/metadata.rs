@@ -43,6 +43,17 @@ impl EventMetadata {
         ]))
     }
 
+    /// The metadata of an operator's command-line task (`hs-admin retention`) acting as
+    /// administrator `actor`; `task` names the run (its request and correlation id).
+    pub fn operator(actor: &str, task: &str) -> Self {
+        Self(HashMap::from([
+            ("actor".to_owned(), actor.to_owned()),
+            ("role".to_owned(), "admin".to_owned()),
+            ("request_id".to_owned(), task.to_owned()),
+            ("correlation_id".to_owned(), task.to_owned()),
+        ]))
+    }
+
     /// The key-value pairs, as cqrs-es stores them.
     pub fn pairs(&self) -> &HashMap<String, String> {
         &self.0

@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{admin, archive, blocks, broadcast, messages, receipts, scheduled, templates};
+use crate::{admin, archive, blocks, broadcast, erasure, messages, receipts, scheduled, templates};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +16,8 @@ use crate::{admin, archive, blocks, broadcast, messages, receipts, scheduled, te
         receipts::mark_conversation_read,
         receipts::delete_message,
         receipts::restore_message,
+        erasure::erase_message,
+        erasure::set_hold,
         templates::create_template,
         templates::change_template,
         templates::delete_template,

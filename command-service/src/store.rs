@@ -84,9 +84,47 @@ impl EventStore {
             .fetch_all(&self.pool)
             .await
             .map_err(persistence_error)?;
-        rows.iter()
+        let events = rows
+            .iter()
             .map(|row| serialized_event(aggregate_type, row))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        open(&self.pool, events).await
+    }
+}
+
+/// `events` with their sealed text opened (a reply needs its parent's subject, a scheduled
+/// delivery its text): one statement for their keys, none when nothing is sealed.
+async fn open(
+    pool: &PgPool,
+    mut events: Vec<SerializedEvent>,
+) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    if !events
+        .iter()
+        .any(|e| e.event_version == vault::SEALED_VERSION)
+    {
+        return Ok(events);
+    }
+    let mut parts: Vec<vault::EventParts<'_>> = events
+        .iter_mut()
+        .map(|e| vault::EventParts {
+            event_type: &e.event_type,
+            version: &mut e.event_version,
+            payload: &mut e.payload,
+        })
+        .collect();
+    vault::process()
+        .map_err(unknown)?
+        .open(pool, &mut parts)
+        .await
+        .map_err(vault_error)?;
+    Ok(events)
+}
+
+/// A key-store failure: an unavailable database stays recognisable as such (503).
+fn vault_error(err: vault::VaultError) -> PersistenceError {
+    match err {
+        vault::VaultError::Database(err) => persistence_error(err),
+        other => unknown(other),
     }
 }
 
@@ -110,9 +148,11 @@ pub async fn events_of_many(
         .fetch_all(pool)
         .await
         .map_err(persistence_error)?;
-    rows.iter()
+    let events = rows
+        .iter()
         .map(|row| serialized_event(aggregate_type, row))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    open(pool, events).await
 }
 
 /// Appends `events` (of one aggregate or several, of one aggregate type or several: a scheduled
@@ -142,10 +182,34 @@ pub async fn append_events(
         payloads.push(event.payload.clone());
         metadata.push(event.metadata.clone());
     }
+    // Message text is sealed here, on its way into the log; its new data keys are stored, and
+    // an erased message's key destroyed, by the same statement as the events.
+    let vault = vault::process().map_err(unknown)?;
+    let mut parts: Vec<vault::EventParts<'_>> = types
+        .iter()
+        .zip(versions.iter_mut())
+        .zip(payloads.iter_mut())
+        .map(|((event_type, version), payload)| vault::EventParts {
+            event_type,
+            version,
+            payload,
+        })
+        .collect();
+    let keys = vault.seal(pool, &mut parts).await.map_err(vault_error)?;
+    let active = vault.keyring().filter(|_| !keys.ids.is_empty());
+    let kek_check = match active {
+        Some(keyring) => Some(keyring.check_value(keyring.active()).map_err(unknown)?),
+        None => None,
+    };
     // `ORDER BY ord` keeps global positions in the events' order; the highest one, with the
     // transaction's id, is the position a reader must reach to see all of them.
-    let row: (String, i64) = sqlx::query_as(
-        "WITH appended AS (
+    let row: (String, i64) = sqlx::query_as(&format!(
+        "WITH kek AS (
+             INSERT INTO key_encryption_keys (kek_id, check_value)
+             SELECT $12, $13 WHERE $12::text IS NOT NULL
+             ON CONFLICT (kek_id) DO NOTHING),
+         {}
+         appended AS (
              INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
                                  event_version, payload, metadata)
              SELECT e.aggregate_type, e.id, e.seq, e.type, e.version, e.payload, e.metadata
@@ -156,7 +220,8 @@ pub async fn append_events(
              RETURNING transaction_id, global_position)
          SELECT transaction_id::text, global_position FROM appended
          ORDER BY global_position DESC LIMIT 1",
-    )
+        vault::store::append_ctes(8)
+    ))
     .bind(&aggregate_types)
     .bind(&ids)
     .bind(&sequences)
@@ -164,6 +229,12 @@ pub async fn append_events(
     .bind(&versions)
     .bind(&payloads)
     .bind(&metadata)
+    .bind(&keys.ids)
+    .bind(&keys.keks)
+    .bind(&keys.wrapped)
+    .bind(&keys.destroy)
+    .bind(active.map(|keyring| keyring.active().to_owned()))
+    .bind(kek_check)
     .fetch_one(pool)
     .await
     .map_err(persistence_error)?;

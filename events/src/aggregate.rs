@@ -33,6 +33,12 @@ pub struct MessageState {
     pub deleted_by_sender: bool,
     pub deleted_by_recipient: bool,
     pub hidden_at: Option<DateTime<Utc>>,
+    /// When an administrator erased it (its text is gone).
+    #[serde(default)]
+    pub erased_at: Option<DateTime<Utc>>,
+    /// Whether a legal hold exempts it from erasure and retention.
+    #[serde(default)]
+    pub held: bool,
 }
 
 impl MessageState {
@@ -96,6 +102,8 @@ impl Aggregate for Message {
                     deleted_by_sender: false,
                     deleted_by_recipient: false,
                     hidden_at: None,
+                    erased_at: None,
+                    held: false,
                 });
             }
             MessageEvent::MessageRead { read_at, .. } => {
@@ -123,6 +131,17 @@ impl Aggregate for Message {
                     state.deleted_by_sender = false;
                     state.deleted_by_recipient = false;
                     state.hidden_at = None;
+                }
+            }
+            MessageEvent::MessageErased { erased_at, .. } => {
+                if let Some(state) = &mut self.state {
+                    state.erased_at = Some(erased_at);
+                    state.subject = None;
+                }
+            }
+            MessageEvent::MessageHoldSet { held, .. } => {
+                if let Some(state) = &mut self.state {
+                    state.held = held;
                 }
             }
         }
@@ -153,6 +172,22 @@ impl Message {
                 actor,
                 at,
             } => self.restore(message_id, &actor, at, directory).await,
+            MessageCommand::Erase {
+                message_id,
+                actor,
+                reason,
+                at,
+            } => self.erase(message_id, &actor, reason, at, directory).await,
+            MessageCommand::SetHold {
+                message_id,
+                actor,
+                held,
+                reason,
+                at,
+            } => {
+                self.set_hold(message_id, &actor, held, reason, at, directory)
+                    .await
+            }
         }
     }
 
@@ -326,13 +361,7 @@ impl Message {
         directory: &dyn Directory,
     ) -> Result<Vec<MessageEvent>, MessageError> {
         let state = self.existing(message_id)?;
-        let is_admin = directory
-            .find_user(actor)
-            .await?
-            .is_some_and(|user| user.role == Role::Admin);
-        if !is_admin {
-            return Err(MessageError::NotAnAdmin);
-        }
+        require_admin(directory, actor).await?;
         if !state.deleted_by_sender && !state.deleted_by_recipient {
             return Err(MessageError::NotDeleted);
         }
@@ -344,6 +373,84 @@ impl Message {
             restored_at: at,
         }])
     }
+}
+
+impl Message {
+    async fn erase(
+        &self,
+        message_id: Uuid,
+        actor: &str,
+        reason: String,
+        at: DateTime<Utc>,
+        directory: &dyn Directory,
+    ) -> Result<Vec<MessageEvent>, MessageError> {
+        let state = self.existing(message_id)?;
+        require_admin(directory, actor).await?;
+        let reason = clean_reason(reason)?;
+        if state.erased_at.is_some() {
+            return Err(MessageError::AlreadyErased);
+        }
+        if state.held {
+            return Err(MessageError::UnderHold);
+        }
+        Ok(vec![MessageEvent::MessageErased {
+            message_id: state.message_id,
+            sender: state.sender.clone(),
+            recipient: state.recipient.clone(),
+            erased_by: actor.to_owned(),
+            reason,
+            erased_at: at,
+        }])
+    }
+
+    /// Setting the hold it already has changes nothing (no event) and succeeds.
+    async fn set_hold(
+        &self,
+        message_id: Uuid,
+        actor: &str,
+        held: bool,
+        reason: String,
+        at: DateTime<Utc>,
+        directory: &dyn Directory,
+    ) -> Result<Vec<MessageEvent>, MessageError> {
+        let state = self.existing(message_id)?;
+        require_admin(directory, actor).await?;
+        let reason = clean_reason(reason)?;
+        if state.held == held {
+            return Ok(vec![]);
+        }
+        Ok(vec![MessageEvent::MessageHoldSet {
+            message_id: state.message_id,
+            sender: state.sender.clone(),
+            recipient: state.recipient.clone(),
+            held,
+            set_by: actor.to_owned(),
+            reason,
+            set_at: at,
+        }])
+    }
+}
+
+async fn require_admin(directory: &dyn Directory, actor: &str) -> Result<(), MessageError> {
+    let is_admin = directory
+        .find_user(actor)
+        .await?
+        .is_some_and(|user| user.role == Role::Admin);
+    if is_admin {
+        Ok(())
+    } else {
+        Err(MessageError::NotAnAdmin)
+    }
+}
+
+/// An erasure's or a hold's reason: one line, 1 to 500 characters, a visible one among them.
+fn clean_reason(reason: String) -> Result<String, MessageError> {
+    let reason = reason.trim().to_owned();
+    let length = reason.chars().count();
+    if length == 0 || length > 500 || reason.chars().any(char::is_control) {
+        return Err(MessageError::InvalidReason);
+    }
+    Ok(reason)
 }
 
 async fn participants(

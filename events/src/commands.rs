@@ -62,6 +62,21 @@ pub enum MessageCommand {
         actor: String,
         at: DateTime<Utc>,
     },
+    /// Destroy the message's text (an administrator, with a reason).
+    Erase {
+        message_id: Uuid,
+        actor: String,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// Place or release a legal hold (an administrator, with a reason).
+    SetHold {
+        message_id: Uuid,
+        actor: String,
+        held: bool,
+        reason: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl MessageCommand {
@@ -74,6 +89,8 @@ impl MessageCommand {
             MessageCommand::MarkRead { .. } => "mark_read",
             MessageCommand::Delete { .. } => "delete",
             MessageCommand::Restore { .. } => "restore",
+            MessageCommand::Erase { .. } => "erase",
+            MessageCommand::SetHold { .. } => "hold",
         }
     }
 }

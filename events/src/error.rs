@@ -85,6 +85,12 @@ pub enum MessageError {
     CannotBlock,
     #[error("a patient and their clinician cannot block each other; ask an administrator to end the care relationship")]
     CareTeamBlock,
+    #[error("the message is already erased")]
+    AlreadyErased,
+    #[error("the message is under a legal hold; release the hold first")]
+    UnderHold,
+    #[error("a reason is 1 to 500 characters with a visible one, on one line")]
+    InvalidReason,
     #[error("{0}")]
     Directory(#[from] crate::directory::DirectoryError),
 }
@@ -101,7 +107,8 @@ impl MessageError {
             | InvalidTitle
             | SendAtOutOfRange
             | TooManyRecipients { .. }
-            | SelfBlock => ErrorKind::InvalidInput,
+            | SelfBlock
+            | InvalidReason => ErrorKind::InvalidInput,
             UnknownUser(_) | UnknownMessage(_) | UnknownTemplate(_) | UnknownScheduled => {
                 ErrorKind::NotFound
             }
@@ -117,7 +124,7 @@ impl MessageError {
             | CannotBlock
             | CareTeamBlock => ErrorKind::Forbidden,
             AlreadySent(_) | NotDeleted | TooManyTemplates(_) | NotPending(_)
-            | AlreadyBroadcast(_) => ErrorKind::Conflict,
+            | AlreadyBroadcast(_) | AlreadyErased | UnderHold => ErrorKind::Conflict,
             Directory(_) => ErrorKind::Internal,
         }
     }

@@ -89,6 +89,27 @@ pub enum MessageEvent {
         restored_by: String,
         restored_at: DateTime<Utc>,
     },
+    /// An administrator erased the message: its data key was destroyed with this event, so its
+    /// subject and content are gone from the log's readers. Who, when and why; never what.
+    MessageErased {
+        message_id: Uuid,
+        sender: String,
+        recipient: String,
+        erased_by: String,
+        reason: String,
+        erased_at: DateTime<Utc>,
+    },
+    /// An administrator placed (`held`) or released a legal hold: a held message is exempt
+    /// from erasure and retention.
+    MessageHoldSet {
+        message_id: Uuid,
+        sender: String,
+        recipient: String,
+        held: bool,
+        set_by: String,
+        reason: String,
+        set_at: DateTime<Utc>,
+    },
 }
 
 impl MessageEvent {
@@ -101,6 +122,8 @@ impl MessageEvent {
             MessageEvent::MessageDeletedByRecipient { .. } => "MessageDeletedByRecipient",
             MessageEvent::MessageHidden { .. } => "MessageHidden",
             MessageEvent::MessageRestored { .. } => "MessageRestored",
+            MessageEvent::MessageErased { .. } => "MessageErased",
+            MessageEvent::MessageHoldSet { .. } => "MessageHoldSet",
         }
     }
 
@@ -124,6 +147,12 @@ impl MessageEvent {
             }
             | MessageEvent::MessageRestored {
                 sender, recipient, ..
+            }
+            | MessageEvent::MessageErased {
+                sender, recipient, ..
+            }
+            | MessageEvent::MessageHoldSet {
+                sender, recipient, ..
             } => (sender, recipient),
         }
     }
@@ -136,7 +165,9 @@ impl MessageEvent {
             | MessageEvent::MessageDeletedBySender { message_id, .. }
             | MessageEvent::MessageDeletedByRecipient { message_id, .. }
             | MessageEvent::MessageHidden { message_id, .. }
-            | MessageEvent::MessageRestored { message_id, .. } => *message_id,
+            | MessageEvent::MessageRestored { message_id, .. }
+            | MessageEvent::MessageErased { message_id, .. }
+            | MessageEvent::MessageHoldSet { message_id, .. } => *message_id,
         }
     }
 }

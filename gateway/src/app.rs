@@ -134,8 +134,11 @@ pub struct Application {
 impl Application {
     /// Connects, applies migrations and binds the listener.
     pub async fn build(settings: GatewaySettings) -> anyhow::Result<Self> {
+        // The keys first: a missing or malformed HS_KEK_FILE stops the start before any change.
+        vault::process()?;
         let pool = http_edge::connect_pool(&settings.database_url, settings.pool_max).await?;
         migrations::MIGRATOR.run(&pool).await?;
+        vault::check_at_start(&pool).await?;
         let commits = Arc::new(Notify::new());
         let mut projector = None;
         let mut scheduler = None;

@@ -10,6 +10,7 @@ mod app;
 mod metrics;
 mod openapi;
 mod ops;
+pub mod privacy;
 mod proxy;
 mod security;
 mod serve;

@@ -9,7 +9,7 @@ pub mod audit;
 /// `$3` counterpart); `$4` rows.
 pub const INBOX: &str = "
 SELECT c.counterpart, u.role, u.display_name, c.unread_count, c.last_activity_at,
-       m.message_id, m.direction, m.subject, left(m.content, 100), m.sent_at
+       m.message_id, m.direction, m.subject, left(m.content, 100), m.sent_at, m.erased_at
 FROM conversations c
 JOIN mailbox m ON m.owner = c.owner AND m.message_id = c.last_message_id
 LEFT JOIN users u ON u.username = c.counterpart
@@ -20,7 +20,7 @@ LIMIT $4";
 /// [`INBOX`] with unread messages only (its own partial index).
 pub const INBOX_UNREAD: &str = "
 SELECT c.counterpart, u.role, u.display_name, c.unread_count, c.last_activity_at,
-       m.message_id, m.direction, m.subject, left(m.content, 100), m.sent_at
+       m.message_id, m.direction, m.subject, left(m.content, 100), m.sent_at, m.erased_at
 FROM conversations c
 JOIN mailbox m ON m.owner = c.owner AND m.message_id = c.last_message_id
 LEFT JOIN users u ON u.username = c.counterpart
@@ -35,7 +35,8 @@ SELECT coalesce((SELECT unread FROM unread_counters WHERE owner = $1), 0)";
 
 /// Visible messages `$1` sent, newest first, after (`$2` time, `$3` id); `$4` rows.
 pub const SENT: &str = "
-SELECT message_id, counterpart, subject, content, parent_message_id, sent_at, read_at
+SELECT message_id, counterpart, subject, content, parent_message_id, sent_at, read_at,
+       erased_at
 FROM mailbox
 WHERE owner = $1 AND direction = 'sent' AND NOT deleted
   AND (sent_at, message_id) < ($2, $3)
@@ -47,7 +48,8 @@ pub const USER: &str = "SELECT username FROM users WHERE username = $1";
 
 /// Visible messages between `$1` and `$2`, newest first, after (`$3`, `$4`); `$5` rows.
 pub const CONVERSATION: &str = "
-SELECT message_id, direction, subject, content, parent_message_id, sent_at, read_at
+SELECT message_id, direction, subject, content, parent_message_id, sent_at, read_at,
+       erased_at
 FROM mailbox
 WHERE owner = $1 AND counterpart = $2 AND NOT deleted
   AND (sent_at, message_id) < ($3, $4)
@@ -162,7 +164,7 @@ LIMIT $3";
 
 /// Hidden messages, most recently hidden first, after (`$1` time, `$2` id); `$3` rows.
 pub const DELETED: &str = "
-SELECT id, sender_username, recipient_username, subject, sent_at, deleted_at
+SELECT id, sender_username, recipient_username, subject, sent_at, deleted_at, erased_at, held
 FROM messages
 WHERE deleted_at IS NOT NULL AND (deleted_at, id) < ($1, $2)
 ORDER BY deleted_at DESC, id DESC
@@ -197,7 +199,8 @@ pub const EXPORT_MESSAGES: &str = "
 SELECT id, sender_username, recipient_username, subject, content, parent_message_id, sent_at,
        read_at,
        CASE WHEN sender_username = $1 THEN coalesce(is_deleted_by_sender, false)
-            ELSE coalesce(is_deleted_by_recipient, false) END
+            ELSE coalesce(is_deleted_by_recipient, false) END,
+       erased_at
 FROM messages
 WHERE sender_username = $1 OR recipient_username = $1
 ORDER BY sent_at, id";

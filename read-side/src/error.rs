@@ -13,6 +13,9 @@ pub enum LogError {
         event_version: String,
         reason: String,
     },
+    /// A sealed event's keys could not be read or did not open it.
+    #[error("sealed events: {0}")]
+    Vault(#[from] vault::VaultError),
     #[error("unknown projection `{0}`")]
     UnknownProjection(String),
     #[error("stored transaction id `{0}` is not a number")]

@@ -13,7 +13,7 @@ mod stored;
 pub use error::LogError;
 pub use progress::{load_checkpoints, parse_progress, progress_payload, Checkpoints};
 pub use projection::Projection;
-pub use stored::{parse_xid, StoredEvent};
+pub use stored::{open_sealed, parse_xid, StoredEvent};
 
 /// The channel the command side notifies (debounced, after commit) when it appended events.
 /// The payload is the sending process's [`process_mark`].

@@ -32,6 +32,32 @@ pub struct StoredEvent {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// `events` with the sealed ones opened by this process's keys (their keys read in one
+/// statement on `conn`): the plain payload and version, or blanks where the message was erased.
+/// Borrowed as they are when none is sealed.
+pub async fn open_sealed<'e>(
+    conn: &mut sqlx::PgConnection,
+    events: &'e [StoredEvent],
+) -> Result<std::borrow::Cow<'e, [StoredEvent]>, LogError> {
+    if !events
+        .iter()
+        .any(|e| e.event_version == vault::SEALED_VERSION)
+    {
+        return Ok(std::borrow::Cow::Borrowed(events));
+    }
+    let mut opened = events.to_vec();
+    let mut parts: Vec<vault::EventParts<'_>> = opened
+        .iter_mut()
+        .map(|e| vault::EventParts {
+            event_type: &e.event_type,
+            version: &mut e.event_version,
+            payload: &mut e.payload,
+        })
+        .collect();
+    vault::process()?.open(&mut *conn, &mut parts).await?;
+    Ok(std::borrow::Cow::Owned(opened))
+}
+
 /// Parses an `xid8` read as text.
 pub fn parse_xid(text: &str) -> Result<u64, LogError> {
     text.parse()

@@ -60,6 +60,38 @@ enum Command {
     /// missing, all with the password `healing-demo`, and approve dr_carol for alice.
     /// For local use only.
     SeedDemo,
+    /// Erase every message sent longer ago than --older-than, except those under a legal
+    /// hold: their data keys are destroyed and `MessageErased` recorded, as by
+    /// `POST /api/admin/messages/{id}/erase` (docs/privacy.md). Resumable: run it again.
+    Retention {
+        /// How old a message must be: a DURATION like 30d, 12w or 7y (365 days a year).
+        #[arg(long, value_parser = gateway::privacy::parse_duration)]
+        older_than: chrono::Duration,
+        /// The administrator responsible, recorded as the erasures' actor.
+        #[arg(long = "as", value_name = "ADMIN")]
+        admin: String,
+        /// Count what would be erased; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Data-key management (docs/privacy.md).
+    #[command(subcommand)]
+    Keys(Keys),
+}
+
+#[derive(Debug, Subcommand)]
+enum Keys {
+    /// Rewrap every live data key under key-encryption key KEY_ID of HS_KEK_FILE, without
+    /// touching the event log. Resumable: run it again after an interruption.
+    Rotate {
+        /// The key-encryption key to wrap with (an id of HS_KEK_FILE; put it first in the file
+        /// so that new data keys use it too).
+        #[arg(long, value_name = "KEY_ID")]
+        to: String,
+        /// Data keys rewrapped per transaction.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        batch: i64,
+    },
 }
 
 const DEMO_PASSWORD: &str = "healing-demo";
@@ -113,6 +145,10 @@ fn closed_pipe(err: &anyhow::Error) -> bool {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The keys before anything else: a missing or malformed HS_KEK_FILE changes nothing.
+    if matches!(cli.command, Command::Retention { .. } | Command::Keys(_)) {
+        vault::process()?;
+    }
     let pool = http_edge::connect_pool(&http_edge::DatabaseUrl(cli.database_url), 2).await?;
     let mut out = std::io::stdout().lock();
     match cli.command {
@@ -162,6 +198,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 out,
                 "demo users ready (password `{DEMO_PASSWORD}`, local use only)"
             )?;
+        }
+        Command::Retention {
+            older_than,
+            admin,
+            dry_run,
+        } => {
+            if !dry_run {
+                vault::check_at_start(&pool).await?;
+            }
+            let task = gateway::privacy::Retention {
+                older_than,
+                admin,
+                dry_run,
+            };
+            gateway::privacy::retention(&pool, task, &mut out).await?;
+        }
+        Command::Keys(Keys::Rotate { to, batch }) => {
+            gateway::privacy::rotate(&pool, &to, batch, &mut out).await?;
         }
     }
     Ok(())

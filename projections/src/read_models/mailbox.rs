@@ -193,6 +193,8 @@ impl Fold {
                 self.show(sender, *message_id);
                 self.show(recipient, *message_id);
             }
+            // Written after the fold (`erasure.rs`): they change neither visibility nor counts.
+            MessageErased { .. } | MessageHoldSet { .. } => {}
         }
     }
 }
@@ -209,6 +211,7 @@ fn keys_to_read(events: &[&MessageEvent]) -> Vec<Key> {
                 sent_here.insert(*message_id);
                 continue;
             }
+            MessageErased { .. } | MessageHoldSet { .. } => continue,
             MessageRead {
                 message_id,
                 sender,

@@ -56,7 +56,8 @@ impl Change {
     fn of(event: &MessageEvent) -> Option<Change> {
         use MessageEvent::*;
         Some(match event {
-            MessageSent { .. } => return None,
+            // Erasures and holds are written after the fold (`erasure.rs`).
+            MessageSent { .. } | MessageErased { .. } | MessageHoldSet { .. } => return None,
             MessageRead { read_at, .. } => Change::Read(read_at.naive_utc()),
             MessageDeletedBySender { deleted_at, .. } => {
                 Change::DeletedBySender(deleted_at.naive_utc())

@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod audit_log;
 pub mod composer;
+pub mod erasure;
 pub mod mailbox;
 pub mod messages;
 pub mod notifications;
@@ -30,18 +31,30 @@ pub(crate) async fn apply(
     projection: Projection,
     events: &[StoredEvent],
 ) -> Result<(), ProjectorError> {
+    if projection == Projection::AuditLog {
+        // The audit trail records every event as stored (sealed text stays sealed: the chain
+        // covers what the log holds), decoded or not.
+        return audit_log::apply(conn, events).await;
+    }
+    // The others fold the text: sealed events are opened first (blanks where erased).
+    let events = &*read_side::open_sealed(conn, events).await?;
     match projection {
-        // The audit trail records every event as stored, decoded or not.
-        Projection::AuditLog => audit_log::apply(conn, events).await,
+        Projection::AuditLog => Ok(()),
         Projection::Messages => {
-            Ok(messages::apply(conn, decode(events)?.iter().map(|d| &d.event)).await?)
+            let messages = decode(events)?;
+            messages::apply(conn, messages.iter().map(|d| &d.event)).await?;
+            Ok(erasure::write_messages(conn, &messages).await?)
         }
         Projection::Mailbox => {
             let messages = decode(events)?;
             mailbox::apply(conn, &messages).await?;
+            erasure::write_mailbox(conn, &messages).await?;
             archive::write(conn, events, &messages).await
         }
-        Projection::Composer => composer::apply(conn, events).await,
+        Projection::Composer => {
+            composer::apply(conn, events).await?;
+            Ok(erasure::write_composer(conn, &decode(events)?).await?)
+        }
     }
 }
 

@@ -34,6 +34,10 @@ pub struct DeletedMessage {
     pub subject: Option<String>,
     pub sent_at: DateTime<Utc>,
     pub deleted_at: DateTime<Utc>,
+    /// When an administrator erased it; null otherwise.
+    pub erased_at: Option<DateTime<Utc>>,
+    /// Whether a legal hold exempts it from erasure and retention.
+    pub held: bool,
 }
 
 /// Hidden messages, most recently hidden first. Administrators only.
@@ -92,6 +96,8 @@ pub async fn get_deleted_messages(
                 .map(|t| t.and_utc())
                 .unwrap_or_default(),
             deleted_at: col::<NaiveDateTime>(row, 5)?.and_utc(),
+            erased_at: col::<Option<NaiveDateTime>>(row, 6)?.map(|t| t.and_utc()),
+            held: col(row, 7)?,
         });
     }
     let next_cursor = match messages.last() {

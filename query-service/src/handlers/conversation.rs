@@ -39,6 +39,8 @@ pub struct ThreadMessage {
     pub sent_at: DateTime<Utc>,
     pub is_read: bool,
     pub read_at: Option<DateTime<Utc>>,
+    /// When an administrator erased it (subject and content are then blank); null otherwise.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// The caller's visible messages with `user`, either way. Reading is not marking as read.
@@ -111,6 +113,7 @@ pub async fn get_conversation(
             sent_at: col(row, 5)?,
             is_read: read_at.is_some(),
             read_at,
+            erased_at: col(row, 7)?,
         });
     }
     // Fetched newest first; the page reads oldest first and its cursor points further back.

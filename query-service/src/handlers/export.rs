@@ -11,10 +11,11 @@ use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use http_edge::{ApiError, Caller};
+use read_side::Projection;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_postgres::Row;
@@ -45,6 +46,8 @@ struct ExportedMessage {
     sent_at: DateTime<Utc>,
     read_at: Option<DateTime<Utc>>,
     deleted: bool,
+    /// When an administrator erased it (subject and content are then blank).
+    erased_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize)]
@@ -68,14 +71,21 @@ enum ExportError {
 /// The caller's messages (sent and received, deleted by them or not), blocks, templates and
 /// scheduled messages, as one JSON attachment.
 #[utoipa::path(get, path = "/api/me/export", tag = "records rights",
+    params(("X-Consistency-Token" = Option<String>, Header,
+            description = "wait (up to CONSISTENCY_WAIT_MS, then 503) until this command's effect is in the export")),
     responses((status = 200, content_type = "application/json",
-            description = "`{user, generated_at, messages: [{message_id, sender, recipient, subject, content, parent_message_id, sent_at, read_at, deleted}], blocked, templates, scheduled}` as an attachment, streamed: every message the caller sent or received (`deleted`: they deleted it from their view), oldest first."),
-        (status = 503, body = http_edge::ErrorBody, description = "`unavailable`: too many exports at once, or the read side is not reachable; retry after `Retry-After`.")))]
+            description = "`{user, generated_at, messages: [{message_id, sender, recipient, subject, content, parent_message_id, sent_at, read_at, deleted, erased_at}], blocked, templates, scheduled}` as an attachment, streamed: every message the caller sent or received (`deleted`: they deleted it from their view), oldest first."),
+        (status = 400, body = http_edge::ErrorBody, description = "`invalid_input`: a malformed X-Consistency-Token."),
+        (status = 503, body = http_edge::ErrorBody, description = "`unavailable`: too many exports at once, the read side is not reachable, or the token was not reached in time; retry after `Retry-After`.")))]
 pub async fn get_export(
     State(state): State<QueryState>,
     caller: Caller,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let permit = state.export_permit()?;
+    state
+        .consistent(&headers, &[Projection::Messages, Projection::Composer])
+        .await?;
     let client = state.reads().await?;
     state.record_read(&caller, Read::of("records_exported", Vec::new()))?;
     let (sender, receiver) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
@@ -221,6 +231,7 @@ fn message(row: &Row) -> Result<ExportedMessage, tokio_postgres::Error> {
         sent_at: utc(row.try_get(6)?),
         read_at: row.try_get::<_, Option<NaiveDateTime>>(7)?.map(utc),
         deleted: row.try_get(8)?,
+        erased_at: row.try_get::<_, Option<NaiveDateTime>>(9)?.map(utc),
     })
 }
 

@@ -45,6 +45,8 @@ pub struct LastMessage {
     /// The first 100 characters of the content.
     pub preview: String,
     pub sent_at: DateTime<Utc>,
+    /// When an administrator erased it (subject and content are then blank); null otherwise.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// A cursor belongs to one caller and one choice of filters.
@@ -121,6 +123,7 @@ pub async fn get_inbox(
                 subject: col(row, 7)?,
                 preview: col(row, 8)?,
                 sent_at: col(row, 9)?,
+                erased_at: col(row, 10)?,
             },
             with,
         });

@@ -36,6 +36,8 @@ pub struct SentMessage {
     pub sent_at: DateTime<Utc>,
     pub is_read: bool,
     pub read_at: Option<DateTime<Utc>>,
+    /// When an administrator erased it (subject and content are then blank); null otherwise.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// The first page, or the one after a cursor: `(sent_at, message_id)`.
@@ -96,6 +98,7 @@ pub async fn get_sent(
             sent_at: col(row, 5)?,
             is_read: read_at.is_some(),
             read_at,
+            erased_at: col(row, 7)?,
         });
     }
     let next_cursor = match messages.last() {

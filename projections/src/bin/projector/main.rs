@@ -127,8 +127,16 @@ fn init_tracing() {
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The keys open sealed message text; `status` alone reads none.
+    let needs_keys = !matches!(cli.command, Command::Status);
+    if needs_keys {
+        vault::process()?;
+    }
     let pool = http_edge::connect_pool(&http_edge::DatabaseUrl(cli.database_url), 4).await?;
     let settings = ProjectorSettings::from_env()?;
+    if needs_keys && !matches!(cli.command, Command::Run) {
+        vault::check_at_start(&pool).await?;
+    }
     match cli.command {
         Command::Run => run(pool, settings).await,
         Command::Status => status(&pool).await,
@@ -142,6 +150,7 @@ async fn run(pool: PgPool, settings: ProjectorSettings) -> anyhow::Result<ExitCo
         .run(&pool)
         .await
         .context("migrations failed")?;
+    vault::check_at_start(&pool).await?;
     let shutdown = CancellationToken::new();
     // The scheduler runs beside the projector (split mode); one instance leads.
     let scheduler = command_service::scheduler::spawn_standalone(
