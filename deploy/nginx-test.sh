@@ -25,6 +25,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# The tests' public key-encryption key (deploy/dev/test-kek), unless one is set.
+export HS_KEK_FILE=${HS_KEK_FILE:-$root/deploy/dev/test-kek}
 : "${DATABASE_URL:?DATABASE_URL must point at a server where a database may be created}"
 
 bin="${CARGO_TARGET_DIR:-$root/target}/${HS_PROFILE:-debug}"

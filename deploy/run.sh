@@ -31,6 +31,19 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo "private PostgreSQL at ${DATABASE_URL}"
 fi
 
+# The key-encryption key that seals message text (docs/privacy.md): HS_KEK_FILE when set,
+# otherwise a key of this checkout's own, made once in .keys/ (kept out of git). Lose it and the
+# local messages cannot be read again.
+if [ -z "${HS_KEK_FILE:-}" ]; then
+  mkdir -p "$root/.keys"
+  chmod 700 "$root/.keys"
+  if [ ! -s "$root/.keys/kek" ]; then
+    (umask 077 && printf 'local-%s %s\n' "$(date +%Y%m%d)" "$(head -c 32 /dev/urandom | base64)" >"$root/.keys/kek")
+    echo "made a key-encryption key for this checkout: .keys/kek"
+  fi
+  export HS_KEK_FILE="$root/.keys/kek"
+fi
+
 # Every operator command of docs/operations.md, so that they are all there after this script.
 cargo build --release --locked --bin gateway --bin hs-admin --bin projector --bin audit \
   --bin command-service --bin query-service
