@@ -445,8 +445,13 @@ impl Poller {
 
     fn publish(&self, polled: Polled) {
         let primary = self.primary.borrow().clone();
-        self.checkpoints
-            .send_if_modified(|known| known.merge(&polled.checkpoints));
+        // Replaced, not merged: what the server holds now is the truth, even should a rebuilt
+        // standby behind the same URL hold less than its predecessor did.
+        self.checkpoints.send_if_modified(|known| {
+            let changed = *known != polled.checkpoints;
+            *known = polled.checkpoints;
+            changed
+        });
         let names: Vec<String> = primary_names(&primary);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let behind = behind_events(&primary, &self.checkpoints.borrow(), &names);
