@@ -4,6 +4,7 @@
 #
 #   bash deploy/lib/standby.sh start DIR [PRIMARY_PORT [STANDBY_PORT]]
 #   bash deploy/lib/standby.sh stop DIR
+#   bash deploy/lib/standby.sh stop-standby DIR
 #
 # `start` makes DIR (it must not hold a cluster yet), runs a primary there (initdb, trust auth on
 # 127.0.0.1 only, wal_level=replica; deploy/lib/postgres.sh's `hs_private_postgres ... test`),
@@ -13,7 +14,8 @@
 #   PRIMARY_URL=postgres://postgres@127.0.0.1:PORT/hs
 #   STANDBY_URL=postgres://postgres@127.0.0.1:PORT/hs
 #   STOP=bash deploy/lib/standby.sh stop DIR
-# `stop` stops both servers (fast shutdown) and removes DIR. Both are safe to repeat.
+# `stop` stops both servers (immediate shutdown) and removes DIR. Both are safe to repeat.
+# `stop-standby` stops only the standby (immediate shutdown), as if it had crashed.
 # Sourced, it defines `hs_standby_start` and `hs_standby_stop` with the same arguments.
 
 set -u
@@ -84,6 +86,12 @@ hs_standby_start() {
   echo "STOP=bash $HS_STANDBY_LIB/standby.sh stop $dir"
 }
 
+hs_standby_stop_standby() {
+  local dir=$1 bin
+  bin=$(hs_pg_bin) || return 1
+  hs_pg_as_owner "$bin/pg_ctl" -D "$dir/standby/cluster" -m immediate -w -t 30 stop >/dev/null
+}
+
 hs_standby_stop() {
   local dir=$1 bin cluster
   bin=$(hs_pg_bin) || return 1
@@ -99,6 +107,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     start) shift; hs_standby_start "$@" ;;
     stop) shift; hs_standby_stop "$@" ;;
-    *) echo "usage: $0 start DIR [PRIMARY_PORT [STANDBY_PORT]] | stop DIR" >&2; exit 2 ;;
+    stop-standby) shift; hs_standby_stop_standby "$@" ;;
+    *) echo "usage: $0 start DIR [PRIMARY_PORT [STANDBY_PORT]] | stop DIR | stop-standby DIR" >&2
+       exit 2 ;;
   esac
 fi

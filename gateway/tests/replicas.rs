@@ -2,7 +2,7 @@
 //! by `pg_basebackup -R` (deploy/lib/standby.sh, Debian's PostgreSQL), a gateway writing to the
 //! one and reading from the other. Reads with a consistency token see their write through the
 //! replica; with the replica's replay paused they fall back to the primary (never a stale page),
-//! and go back to the replica once it replays again.
+//! go back to the replica once it replays again, and to the primary when the standby stops.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -213,5 +213,29 @@ async fn reads_with_a_token_go_to_the_standby_and_fall_back_while_it_is_paused()
         "no new fallback"
     );
     replica_db.close().await;
+
+    // (d) The standby gone: every read is answered by the primary, and the gateway stays ready.
+    let stopped = Command::new("bash")
+        .arg(script())
+        .arg("stop-standby")
+        .arg(&pair.dir)
+        .status()
+        .expect("bash runs");
+    assert!(stopped.success());
+    let gone = until_replica(port, "unreachable", |s| s["reachable"] == false).await;
+    let up = format!(
+        "hs_replica_up{{replica=\"{}\"}}",
+        gone["name"].as_str().expect("a name")
+    );
+    assert_eq!(metric(metrics_port, &up).await, 0.0);
+    let primary_before = metric(metrics_port, PRIMARY_READS).await;
+    send_and_read(&client, &alice, &bob, "with the standby down").await;
+    let (status, inbox, _) = call(&client, "GET", "/api/messages/inbox", &bob, None).await;
+    assert_eq!(status, 200, "{inbox}");
+    assert!(metric(metrics_port, PRIMARY_READS).await >= primary_before + 2.0);
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .expect("an answer");
+    assert_eq!(ready.status(), 200, "replicas do not decide readiness");
     drop(gateway);
 }
