@@ -149,6 +149,7 @@ async fn reads_with_a_token_go_to_the_standby_and_fall_back_while_it_is_paused()
             ("METRICS_ADDR", format!("127.0.0.1:{metrics_port}")),
             ("REPLICA_POLL_MS", "100".to_owned()),
             ("REPLICA_WAIT_MS", "3000".to_owned()),
+            ("REPLICA_MAX_LAG_MS", "1000".to_owned()),
         ],
     )
     .await;
@@ -187,10 +188,26 @@ async fn reads_with_a_token_go_to_the_standby_and_fall_back_while_it_is_paused()
         behind["name"].as_str().expect("a name")
     );
     assert!(metric(metrics_port, &behind_metric).await > 0.0);
-    // Without a token a read is answered all the same (by the replica while its lag is under
-    // REPLICA_MAX_LAG_MS, else by the primary).
+    // Without a token a read goes to the replica while it lags less than REPLICA_MAX_LAG_MS,
+    // then to the primary.
     let (status, inbox, _) = call(&client, "GET", "/api/messages/inbox", &bob, None).await;
     assert_eq!(status, 200, "{inbox}");
+    until_replica(port, "lagging", |s| s["lagging"] == true).await;
+    let (primary_before, replica_before) = (
+        metric(metrics_port, PRIMARY_READS).await,
+        metric(metrics_port, REPLICA_READS).await,
+    );
+    let (status, inbox, _) = call(&client, "GET", "/api/messages/inbox", &bob, None).await;
+    assert_eq!(status, 200, "{inbox}");
+    assert_eq!(
+        metric(metrics_port, PRIMARY_READS).await,
+        primary_before + 1.0
+    );
+    assert_eq!(metric(metrics_port, REPLICA_READS).await, replica_before);
+    assert!(
+        inbox.to_string().contains("while the standby is paused"),
+        "{inbox}"
+    );
     // Readiness stays on the primary.
     let ready = get_text(port, "/readyz").await;
     assert!(ready.contains(r#""database":true"#), "{ready}");
@@ -201,7 +218,7 @@ async fn reads_with_a_token_go_to_the_standby_and_fall_back_while_it_is_paused()
         .await
         .expect("replay resumed");
     until_replica(port, "caught up", |s| {
-        s["paused"] == false && s["behind_events"] == 0
+        s["paused"] == false && s["behind_events"] == 0 && s["lagging"] == false
     })
     .await;
     let replica_before = metric(metrics_port, REPLICA_READS).await;

@@ -9,6 +9,7 @@
 //! seen a replica past a token, every later read on that server sees the token's effect too:
 //! each URL must name one server (not a load balancer over several).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,6 +61,10 @@ pub struct ReplicaStatus {
     pub lag_seconds: Option<f64>,
     /// The most events any projection on the replica is behind the primary's checkpoint.
     pub behind_events: Option<i64>,
+    /// Further behind than `REPLICA_MAX_LAG_MS`: by replay lag, or because its checkpoints lack
+    /// what the primary's held that long ago (a standby cut off from its primary replays
+    /// nothing and shows no replay lag). A lagging replica gets no reads without a token.
+    pub lagging: bool,
     /// When the last answer came.
     #[serde(skip)]
     pub answered_at: Option<Instant>,
@@ -74,20 +79,19 @@ impl ReplicaStatus {
             in_recovery: false,
             lag_seconds: None,
             behind_events: None,
+            lagging: false,
             answered_at: None,
         }
     }
 
-    /// Whether reads without a token may go here: reachable, answered recently and not more
-    /// than `max_lag` behind.
-    pub fn healthy(&self, max_lag: Duration, stale_after: Duration, now: Instant) -> bool {
+    /// Whether reads without a token may go here: reachable, answered within `stale_after`
+    /// and not lagging.
+    pub fn healthy(&self, stale_after: Duration, now: Instant) -> bool {
         self.reachable
+            && !self.lagging
             && self
                 .answered_at
                 .is_some_and(|at| now.saturating_duration_since(at) <= stale_after)
-            && self
-                .lag_seconds
-                .is_some_and(|lag| lag <= max_lag.as_secs_f64())
     }
 
     /// Whether a read with a token may wait for this replica to replay it.
@@ -113,6 +117,40 @@ pub(crate) fn behind_events(primary: &Checkpoints, replica: &Checkpoints, names:
         })
         .max()
         .unwrap_or(0)
+}
+
+/// The primary's checkpoints as this process saw them change over the last `max_lag` (and the
+/// last value older than that), each with the time it was first seen.
+#[derive(Debug, Default)]
+pub(crate) struct PrimaryHistory(VecDeque<(Instant, Checkpoints)>);
+
+impl PrimaryHistory {
+    pub(crate) fn record(&mut self, at: Instant, primary: &Checkpoints, max_lag: Duration) {
+        if self.0.back().map(|(_, known)| known) != Some(primary) {
+            self.0.push_back((at, primary.clone()));
+        }
+        while self.0.len() >= 2
+            && self
+                .0
+                .get(1)
+                .is_some_and(|(seen, _)| at.saturating_duration_since(*seen) >= max_lag)
+        {
+            self.0.pop_front();
+        }
+    }
+
+    /// Whether `replica` lacks what the primary's projections held `max_lag` before `now`.
+    pub(crate) fn outran(&self, replica: &Checkpoints, max_lag: Duration, now: Instant) -> bool {
+        self.0
+            .iter()
+            .rev()
+            .find(|(seen, _)| now.saturating_duration_since(*seen) >= max_lag)
+            .is_some_and(|(_, then)| {
+                let names = primary_names(then);
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                behind_events(then, replica, &names) > 0
+            })
+    }
 }
 
 struct Replica {
@@ -260,10 +298,7 @@ impl ReplicaSet {
         let stale_after = self.settings.max_lag.max(self.settings.poll * 3);
         for index in order(self.replicas.len(), self.start_index()) {
             let replica = &self.replicas[index];
-            let fits = replica
-                .status
-                .borrow()
-                .healthy(self.settings.max_lag, stale_after, now);
+            let fits = replica.status.borrow().healthy(stale_after, now);
             if fits {
                 if let Some(client) = replica.connection().await {
                     return Some(client);
@@ -364,6 +399,7 @@ impl Poller {
         let replica = &self.replicas[self.index];
         let mut client: Option<tokio_postgres::Client> = None;
         let mut was_reachable = None;
+        let mut history = PrimaryHistory::default();
         loop {
             let polled = match tokio::time::timeout(POLL_TIMEOUT, self.poll(&mut client)).await {
                 Ok(result) => result,
@@ -380,7 +416,7 @@ impl Poller {
                 was_reachable = Some(reachable);
             }
             match polled {
-                Ok(polled) => self.publish(polled),
+                Ok(polled) => self.publish(polled, &mut history),
                 Err(_) => {
                     client = None;
                     self.status.send_modify(|s| s.reachable = false);
@@ -443,8 +479,12 @@ impl Poller {
         })
     }
 
-    fn publish(&self, polled: Polled) {
+    fn publish(&self, polled: Polled, history: &mut PrimaryHistory) {
         let primary = self.primary.borrow().clone();
+        let now = Instant::now();
+        let max_lag = self.settings.max_lag;
+        history.record(now, &primary, max_lag);
+        let outran = history.outran(&polled.checkpoints, max_lag, now);
         // Replaced, not merged: what the server holds now is the truth, even should a rebuilt
         // standby behind the same URL hold less than its predecessor did.
         self.checkpoints.send_if_modified(|known| {
@@ -461,7 +501,8 @@ impl Poller {
             s.paused = polled.paused;
             s.lag_seconds = Some(polled.lag_seconds);
             s.behind_events = Some(behind);
-            s.answered_at = Some(Instant::now());
+            s.lagging = outran || polled.lag_seconds > max_lag.as_secs_f64();
+            s.answered_at = Some(now);
         });
     }
 
@@ -508,28 +549,63 @@ mod tests {
     }
 
     #[test]
-    fn health_needs_a_recent_answer_and_a_small_lag() {
+    fn health_needs_a_recent_answer_and_no_lag() {
         let now = Instant::now();
         let mut status = ReplicaStatus::new("r:5432/hs".into());
-        let (max_lag, stale) = (Duration::from_secs(5), Duration::from_secs(5));
-        assert!(!status.healthy(max_lag, stale, now), "never answered");
+        let stale = Duration::from_secs(5);
+        assert!(!status.healthy(stale, now), "never answered");
         status.reachable = true;
         status.lag_seconds = Some(0.2);
         status.answered_at = Some(now);
-        assert!(status.healthy(max_lag, stale, now));
-        status.lag_seconds = Some(6.0);
-        assert!(!status.healthy(max_lag, stale, now), "too far behind");
-        status.lag_seconds = Some(0.0);
+        assert!(status.healthy(stale, now));
+        status.lagging = true;
+        assert!(!status.healthy(stale, now), "too far behind");
+        status.lagging = false;
         assert!(
-            !status.healthy(max_lag, stale, now + Duration::from_secs(6)),
+            !status.healthy(stale, now + Duration::from_secs(6)),
             "stale"
         );
         status.reachable = false;
-        assert!(!status.healthy(max_lag, stale, now), "unreachable");
+        assert!(!status.healthy(stale, now), "unreachable");
         status.reachable = true;
         status.paused = true;
-        assert!(status.healthy(max_lag, stale, now), "paused but current");
+        assert!(status.healthy(stale, now), "paused but current");
         assert!(!status.can_catch_up(), "but never waited on");
+    }
+
+    #[test]
+    fn a_replica_lacking_what_the_primary_held_max_lag_ago_has_been_outrun() {
+        let max_lag = Duration::from_secs(5);
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let primary = |n: i64| {
+            let mut c = Checkpoints::default();
+            c.advance("mailbox", pos(n));
+            c
+        };
+        let mut history = PrimaryHistory::default();
+        history.record(at(0), &primary(10), max_lag);
+        history.record(at(2), &primary(10), max_lag);
+        history.record(at(3), &primary(20), max_lag);
+        let (old, new) = (primary(10), primary(20));
+        assert!(
+            !history.outran(&old, max_lag, at(4)),
+            "nothing is 5 s old yet"
+        );
+        assert!(
+            !history.outran(&old, max_lag, at(7)),
+            "10 is what it had 5 s ago"
+        );
+        assert!(
+            history.outran(&old, max_lag, at(8)),
+            "20 since 3 s, 5 s ago"
+        );
+        assert!(!history.outran(&new, max_lag, at(8)));
+        // An idle primary: its one value, however old, is what the replica must hold.
+        history.record(at(60), &primary(20), max_lag);
+        assert!(history.outran(&old, max_lag, at(60)));
+        assert!(!history.outran(&new, max_lag, at(60)));
+        assert_eq!(history.0.len(), 1, "older values are dropped");
     }
 
     #[test]
