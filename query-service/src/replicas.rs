@@ -437,19 +437,22 @@ impl Poller {
     }
 
     async fn poll(&self, client: &mut Option<tokio_postgres::Client>) -> Result<Polled, PollError> {
-        if client.as_ref().is_none_or(|c| c.is_closed()) {
-            let mut config = self.config.clone();
-            config.application_name("hs-replica-poll");
-            let (connected, connection) = config.connect(NoTls).await?;
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::debug!(%error, "replica poll connection ended");
-                }
-            });
-            *client = Some(connected);
+        if client.as_ref().is_some_and(|c| c.is_closed()) {
+            *client = None;
         }
-        let Some(client) = client.as_ref() else {
-            return Err(PollError::Timeout(Duration::ZERO));
+        let client = match client {
+            Some(client) => client,
+            None => {
+                let mut config = self.config.clone();
+                config.application_name("hs-replica-poll");
+                let (connected, connection) = config.connect(NoTls).await?;
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "replica poll connection ended");
+                    }
+                });
+                client.insert(connected)
+            }
         };
         let (status, rows) = futures::try_join!(
             client.query_one(STATUS_SQL, &[]),
