@@ -18,4 +18,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     sleep 2
   done
 fi
-exec gosu postgres postgres -c hot_standby=on
+# The gateways read from this standby: keep the rows its queries may see (feedback) and let replay
+# wait up to 30 s for a conflicting query before cancelling it (docs/deploy.md, "Read replicas").
+exec gosu postgres postgres -c hot_standby=on -c hot_standby_feedback=on \
+  -c max_standby_streaming_delay=30s

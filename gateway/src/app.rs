@@ -54,11 +54,15 @@ pub fn router_with_timeout(
     request_timeout: Duration,
 ) -> Router {
     crate::metrics::prometheus();
+    let queries = match &backend {
+        Backend::Local(_, queries) => Some(queries.clone()),
+        Backend::Split(_) => None,
+    };
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/api/openapi.json", get(ops::openapi_json))
-        .with_state(pool);
+        .with_state(ops::Ops { pool, queries });
     let spa = Router::new()
         .fallback(crate::spa::serve)
         .with_state(crate::spa::WebRoot(Arc::new(web_dir.to_path_buf())));

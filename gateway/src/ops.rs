@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use query_service::{QueryState, ReplicaStatus};
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -12,12 +13,23 @@ use sqlx::PgPool;
 pub const DEFAULT_MAX_LAG_EVENTS: i64 = 10_000;
 
 /// What `/readyz` found.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq)]
 pub struct Readiness {
     pub database: bool,
     pub migrations: bool,
     /// Every projection's lag is under the bound.
     pub projections: bool,
+    /// The query side's replicas (`QUERY_DATABASE_URL`), when it has any. They do not decide
+    /// readiness: reads fall back to the primary when none can serve them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+/// What the operations endpoints read: the primary, and the query side when it runs here.
+#[derive(Clone)]
+pub(crate) struct Ops {
+    pub pool: PgPool,
+    pub queries: Option<QueryState>,
 }
 
 impl Readiness {
@@ -92,6 +104,7 @@ pub async fn readiness(pool: &PgPool, bound: LagBound) -> Readiness {
         database,
         migrations,
         projections,
+        replicas: Vec::new(),
     }
 }
 
@@ -100,9 +113,13 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: 200 when the database is reachable and migrated, else 503 with the details.
-pub async fn readyz(State(pool): State<PgPool>) -> Response {
-    let readiness = readiness(&pool, LagBound::from_env()).await;
+/// `GET /readyz`: 200 when the database is reachable and migrated, else 503 with the details
+/// (and the replicas' state, which does not decide readiness).
+pub(crate) async fn readyz(State(ops): State<Ops>) -> Response {
+    let mut readiness = readiness(&ops.pool, LagBound::from_env()).await;
+    if let Some(queries) = &ops.queries {
+        readiness.replicas = queries.replica_statuses();
+    }
     let status = if readiness.ready() {
         StatusCode::OK
     } else {

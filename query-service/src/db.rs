@@ -54,8 +54,20 @@ pub fn read_pool(mut config: tokio_postgres::Config, size: usize) -> Result<Pool
         .build()?)
 }
 
-/// A failed statement: logged, answered as an opaque 500.
+/// A failed statement: logged, answered as an opaque 500; but a statement a hot standby
+/// cancelled for a conflict with recovery (SQLSTATE 40001: the query side runs no
+/// serializable transactions), or one whose connection had closed, is a 503, worth retrying.
 pub(crate) fn db_error(err: tokio_postgres::Error) -> ApiError {
+    if err.code() == Some(&tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE) {
+        tracing::warn!(error = %err, "read cancelled by a conflict with recovery on a replica");
+        return ApiError::Unavailable;
+    }
+    if err.is_closed() {
+        // The server went away under a pooled connection (a restarted replica or primary):
+        // the pool drops that connection, and a retry gets another.
+        tracing::warn!(error = %err, "read connection closed");
+        return ApiError::Unavailable;
+    }
     ApiError::internal(err)
 }
 

@@ -27,6 +27,7 @@ pub mod notifications;
 mod openapi;
 mod params;
 mod progress;
+mod replicas;
 mod settings;
 pub mod sql;
 mod state;
@@ -44,7 +45,8 @@ pub use handlers::{
 };
 pub use openapi::openapi;
 pub use progress::ProgressTracker;
-pub use settings::QuerySettings;
+pub use replicas::{ReplicaSet, ReplicaStatus};
+pub use settings::{QuerySettings, ReplicaSettings};
 pub use state::QueryState;
 
 use axum::routing::get;

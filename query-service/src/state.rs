@@ -2,7 +2,7 @@
 //! progress watch for consistency waits and, when configured, the access logger.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use audit::access::{AccessLogger, OnFailure};
 use axum::extract::FromRef;
@@ -18,6 +18,7 @@ use crate::db::{pg_config, pool_error, read_pool};
 use crate::error::QueryError;
 use crate::notifications::hub::NotificationHub;
 use crate::progress::ProgressTracker;
+use crate::replicas::{ReplicaSet, ReplicaStatus};
 use crate::settings::QuerySettings;
 
 /// Shared by every query handler (cheap to clone).
@@ -29,6 +30,8 @@ pub struct QueryState {
     access: Option<AccessLogger>,
     /// What a read does when its access record cannot be buffered.
     on_failure: OnFailure,
+    /// Hot standbys the reads of projections go to (`QUERY_DATABASE_URL`); `None`: the primary.
+    replicas: Option<ReplicaSet>,
 }
 
 struct Inner {
@@ -95,6 +98,7 @@ impl QueryState {
             }),
             access: None,
             on_failure: OnFailure::Refuse,
+            replicas: None,
         }
     }
 
@@ -119,6 +123,21 @@ impl QueryState {
         self
     }
 
+    /// The same state, reading the projections from `replicas` where they hold what a request
+    /// needs (see [`QueryState::read_for`]).
+    pub fn with_replicas(mut self, replicas: ReplicaSet) -> Self {
+        self.replicas = Some(replicas);
+        self
+    }
+
+    /// What the last poll of each replica found (empty without replicas).
+    pub fn replica_statuses(&self) -> Vec<ReplicaStatus> {
+        self.replicas
+            .as_ref()
+            .map(ReplicaSet::statuses)
+            .unwrap_or_default()
+    }
+
     /// The access logger and what to do when it is full, if reads are recorded.
     pub(crate) fn access_log(&self) -> Option<(&AccessLogger, OnFailure)> {
         self.access.as_ref().map(|logger| (logger, self.on_failure))
@@ -139,7 +158,18 @@ impl QueryState {
             None => CursorKey::random(),
         };
         let progress = ProgressTracker::start(config, in_process);
-        Ok(Self::with_stream_max(
+        let replicas = if settings.replica_urls.is_empty() {
+            None
+        } else {
+            let urls: Vec<&str> = settings.replica_urls.iter().map(|u| u.expose()).collect();
+            Some(ReplicaSet::start(
+                &urls,
+                settings.replicas,
+                settings.read_pool_size,
+                progress.receiver(),
+            )?)
+        };
+        let state = Self::with_stream_max(
             edge,
             reads,
             progress,
@@ -147,7 +177,11 @@ impl QueryState {
             settings.consistency_wait,
             settings.stream_max,
         )
-        .with_access_log_on_failure(settings.access_log_on_failure))
+        .with_access_log_on_failure(settings.access_log_on_failure);
+        Ok(match replicas {
+            Some(replicas) => state.with_replicas(replicas),
+            None => state,
+        })
     }
 
     /// The live-notification fan-out of this process. Call its `shutdown` when the server
@@ -161,9 +195,73 @@ impl QueryState {
         self.inner.consistency_wait
     }
 
-    /// A read connection (503 when none is free in time).
+    /// A read connection to the primary (503 when none is free in time): for what must see
+    /// the primary itself (notifications, the export, the access log).
     pub(crate) async fn reads(&self) -> Result<Object, ApiError> {
         self.inner.reads.get().await.map_err(pool_error)
+    }
+
+    /// The connection to read `projections` from, honouring the request's
+    /// `X-Consistency-Token`. Without a token: a healthy replica (round robin), else the
+    /// primary. With one: a replica that already holds the token; else, once the primary's
+    /// projections hold it (at most `CONSISTENCY_WAIT_MS`, then 503 as without replicas), a
+    /// replica that replays it within `REPLICA_WAIT_MS`; else the primary. Never a replica
+    /// whose checkpoints are behind the token.
+    pub(crate) async fn read_for(
+        &self,
+        headers: &HeaderMap,
+        projections: &[Projection],
+    ) -> Result<Object, ApiError> {
+        let token = requested_position(headers)?;
+        let Some(replicas) = &self.replicas else {
+            if let Some(token) = token {
+                self.wait_on_primary(projections, token, self.inner.consistency_wait)
+                    .await?;
+            }
+            return self.primary_read().await;
+        };
+        let Some(token) = token else {
+            return match replicas.healthy().await {
+                Some(client) => Ok(replica_read(client)),
+                None => self.primary_read().await,
+            };
+        };
+        let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
+        if let Some(client) = replicas.holding(&names, token).await {
+            return Ok(replica_read(client));
+        }
+        // A replica gets the token from the primary: first the primary's projections apply it.
+        let started = Instant::now();
+        self.wait_on_primary(projections, token, self.inner.consistency_wait)
+            .await?;
+        let left = self
+            .inner
+            .consistency_wait
+            .saturating_sub(started.elapsed());
+        if let Some(client) = replicas
+            .wait_holding(&names, token, replicas.wait().min(left))
+            .await
+        {
+            return Ok(replica_read(client));
+        }
+        metrics::counter!("hs_replica_fallbacks_total").increment(1);
+        tracing::debug!(%token, "no replica holds the token in time: reading the primary");
+        self.primary_read().await
+    }
+
+    async fn primary_read(&self) -> Result<Object, ApiError> {
+        let client = self.reads().await?;
+        metrics::counter!("hs_query_reads_total", "source" => "primary").increment(1);
+        Ok(client)
+    }
+
+    async fn wait_on_primary(
+        &self,
+        projections: &[Projection],
+        token: events::LogPosition,
+        limit: Duration,
+    ) -> Result<(), ApiError> {
+        wait_for(self.inner.progress.receiver(), projections, token, limit).await
     }
 
     /// A place for one more export (503 when [`crate::handlers::export::MAX_EXPORTS`] run).
@@ -177,24 +275,9 @@ impl QueryState {
     pub(crate) fn cursors(&self) -> &CursorKey {
         &self.inner.cursors
     }
+}
 
-    /// Honours the request's `X-Consistency-Token` for the projections the handler reads.
-    pub(crate) async fn consistent(
-        &self,
-        headers: &HeaderMap,
-        projections: &[Projection],
-    ) -> Result<(), ApiError> {
-        match requested_position(headers)? {
-            None => Ok(()),
-            Some(token) => {
-                wait_for(
-                    self.inner.progress.receiver(),
-                    projections,
-                    token,
-                    self.inner.consistency_wait,
-                )
-                .await
-            }
-        }
-    }
+fn replica_read(client: Object) -> Object {
+    metrics::counter!("hs_query_reads_total", "source" => "replica").increment(1);
+    client
 }

@@ -74,8 +74,7 @@ pub async fn get_deleted_messages(
         }
         None => (first_page_at().naive_utc(), Uuid::max()),
     };
-    state.consistent(&headers, &[Projection::Messages]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::Messages]).await?;
     let statement = client
         .prepare_cached(sql::DELETED)
         .await

@@ -126,8 +126,7 @@ pub async fn get_audit_log(
         }
         None => (0, filter.start()),
     };
-    state.consistent(&headers, &[Projection::AuditLog]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::AuditLog]).await?;
     let fetch = limit + 1;
     let end = filter.end();
     let (text, args) = statement(&filter, &after, &end, &fetch);

@@ -138,8 +138,7 @@ async fn clinician_rows(
     if caller.role != Role::Clinician {
         return Err(ApiError::Forbidden(format!("only clinicians have {what}")));
     }
-    state.consistent(headers, &[Projection::Mailbox]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(headers, &[Projection::Mailbox]).await?;
     let statement = client.prepare_cached(statement).await.map_err(db_error)?;
     client
         .query(&statement, &[&caller.username])

@@ -52,8 +52,7 @@ pub async fn get_templates(
     if caller.role != Role::Clinician {
         return Err(ApiError::Forbidden("only clinicians keep templates".into()));
     }
-    state.consistent(&headers, &[Projection::Composer]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::Composer]).await?;
     let statement = client
         .prepare_cached(sql::TEMPLATES)
         .await
@@ -130,8 +129,7 @@ pub async fn get_scheduled(
         // Before every `send_at` (all are after the schedule's own time).
         None => (DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()),
     };
-    state.consistent(&headers, &[Projection::Composer]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::Composer]).await?;
     let statement = client
         .prepare_cached(sql::SCHEDULED)
         .await
@@ -192,8 +190,7 @@ pub async fn get_blocked(
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<ApiJson<BlockedResponse>, ApiError> {
-    state.consistent(&headers, &[Projection::Composer]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::Composer]).await?;
     let statement = client
         .prepare_cached(sql::BLOCKED)
         .await

@@ -75,8 +75,7 @@ pub async fn get_conversation(
     if !events::limits::is_valid_username(&with) {
         return Err(unknown());
     }
-    state.consistent(&headers, &[Projection::Mailbox]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::Mailbox]).await?;
     let user = client.prepare_cached(sql::USER).await.map_err(db_error)?;
     if client
         .query_opt(&user, &[&with])

@@ -86,8 +86,7 @@ pub async fn get_inbox(
         }
         None => (first_page_at(), String::new()),
     };
-    state.consistent(&headers, &[Projection::Mailbox]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::Mailbox]).await?;
     let statement = if unread_only {
         sql::INBOX_UNREAD
     } else {

@@ -74,8 +74,7 @@ pub async fn search_recipients(
         }
     };
     // A patient's candidates include the users of their conversations (the mailbox's).
-    state.consistent(&headers, &[Projection::Mailbox]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::Mailbox]).await?;
     let statement = client.prepare_cached(statement).await.map_err(db_error)?;
     let pattern = contains_pattern(q);
     let rows = client

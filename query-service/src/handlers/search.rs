@@ -87,8 +87,7 @@ pub async fn search_messages(
         }
         None => (f32::INFINITY, first_page_at(), Uuid::max()),
     };
-    state.consistent(&headers, &[Projection::Mailbox]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::Mailbox]).await?;
     let statement = client.prepare_cached(sql::SEARCH).await.map_err(db_error)?;
     let rows = client
         .query(

@@ -78,8 +78,7 @@ pub async fn get_sent(
         context: "",
     };
     let (after_at, after_id) = after(&state, &scope, params.cursor())?;
-    state.consistent(&headers, &[Projection::Mailbox]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::Mailbox]).await?;
     let statement = client.prepare_cached(sql::SENT).await.map_err(db_error)?;
     let rows = client
         .query(&statement, &[&me, &after_at, &after_id, &(limit + 1)])

@@ -28,8 +28,7 @@ pub async fn get_unread_count(
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<ApiJson<UnreadCount>, ApiError> {
-    state.consistent(&headers, &[Projection::Mailbox]).await?;
-    let client = state.reads().await?;
+    let client = state.read_for(&headers, &[Projection::Mailbox]).await?;
     let statement = client.prepare_cached(sql::UNREAD).await.map_err(db_error)?;
     let row = client
         .query_one(&statement, &[&caller.username])
