@@ -212,14 +212,10 @@ impl QueryState {
         headers: &HeaderMap,
         projections: &[Projection],
     ) -> Result<Object, ApiError> {
-        let token = requested_position(headers)?;
         let Some(replicas) = &self.replicas else {
-            if let Some(token) = token {
-                self.wait_on_primary(projections, token, self.inner.consistency_wait)
-                    .await?;
-            }
-            return self.primary_read().await;
+            return self.primary_for(headers, projections).await;
         };
+        let token = requested_position(headers)?;
         let Some(token) = token else {
             return match replicas.healthy().await {
                 Some(client) => Ok(replica_read(client)),
@@ -246,6 +242,20 @@ impl QueryState {
         }
         metrics::counter!("hs_replica_fallbacks_total").increment(1);
         tracing::debug!(%token, "no replica holds the token in time: reading the primary");
+        self.primary_read().await
+    }
+
+    /// A primary connection to read `projections` from once they hold the request's
+    /// `X-Consistency-Token` (for the reads that stay on the primary, as the export).
+    pub(crate) async fn primary_for(
+        &self,
+        headers: &HeaderMap,
+        projections: &[Projection],
+    ) -> Result<Object, ApiError> {
+        if let Some(token) = requested_position(headers)? {
+            self.wait_on_primary(projections, token, self.inner.consistency_wait)
+                .await?;
+        }
         self.primary_read().await
     }
 

@@ -83,10 +83,9 @@ pub async fn get_export(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let permit = state.export_permit()?;
-    state
-        .consistent(&headers, &[Projection::Messages, Projection::Composer])
+    let client = state
+        .primary_for(&headers, &[Projection::Messages, Projection::Composer])
         .await?;
-    let client = state.reads().await?;
     state.record_read(&caller, Read::of("records_exported", Vec::new()))?;
     let (sender, receiver) = mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let user = caller.username.clone();
