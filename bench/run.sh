@@ -25,6 +25,17 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo "private PostgreSQL at ${DATABASE_URL}"
 fi
 
+# The history is sealed and the services run with a key-encryption key (docs/privacy.md): a key
+# of the bench's own in bench/out/kek unless HS_KEK_FILE is set. The same run measures send and
+# replay without sealing (HS_ENCRYPTION=off) for the comparison.
+if [ -z "${HS_KEK_FILE:-}" ]; then
+  mkdir -p "$root/bench/out"
+  if [ ! -s "$root/bench/out/kek" ]; then
+    (umask 077 && printf 'bench-kek %s\n' "$(head -c 32 /dev/urandom | base64)" >"$root/bench/out/kek")
+  fi
+  export HS_KEK_FILE="$root/bench/out/kek"
+fi
+
 cargo build --release --locked -p bench -p gateway -p projections --bins
 export HS_BENCH_COMMAND="bench/run.sh${*:+ $*}"
 target/release/bench "$@"

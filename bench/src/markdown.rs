@@ -82,6 +82,18 @@ pub fn render(report: &Report) -> String {
             )),
         );
     }
+    match &report.encryption.value {
+        Some(cost) => {
+            let _ = writeln!(out, "- {} (docs/privacy.md)", cost.line());
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "- encryption cost not measured: {}",
+                report.encryption.unavailable.as_deref().unwrap_or("-")
+            );
+        }
+    }
     for run in &report.projection_lag {
         if let Some(l) = &run.figure.value {
             let _ = writeln!(

@@ -129,6 +129,37 @@ pub struct Machine {
     pub cpu_busy_percent_at_start: Option<f64>,
 }
 
+/// What sealing message text costs (docs/privacy.md): the same send step and the same replay,
+/// with encryption on (the run's own figures) and off (`HS_ENCRYPTION=off`; a plain history in a
+/// second database), in the same run.
+#[derive(Debug, Clone, Serialize)]
+pub struct EncryptionCost {
+    pub send_clients: usize,
+    pub send_on: Measurement,
+    pub send_off: Measurement,
+    pub replay_on: ReplayFigure,
+    pub replay_off: ReplayFigure,
+}
+
+impl EncryptionCost {
+    /// One line for the report.
+    pub fn line(&self) -> String {
+        format!(
+            "encryption: send x{} {:.0} req/s on vs {:.0} off ({:.1}%), p50 {:.1} vs {:.1} ms; \
+             replay {:.0} events/s on vs {:.0} off ({:.1}%)",
+            self.send_clients,
+            self.send_on.throughput,
+            self.send_off.throughput,
+            self.send_on.throughput / self.send_off.throughput.max(1e-9) * 100.0,
+            self.send_on.p50_ms,
+            self.send_off.p50_ms,
+            self.replay_on.events_per_second,
+            self.replay_off.events_per_second,
+            self.replay_on.events_per_second / self.replay_off.events_per_second.max(1e-9) * 100.0,
+        )
+    }
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -141,6 +172,8 @@ pub struct Report {
     /// rows from the log with set-based SQL.
     pub replay: Outcome<ReplayFigure>,
     pub raw_replay: Outcome<ReplayFigure>,
+    /// Send and replay with message text sealed (the run's figures) against not sealed.
+    pub encryption: Outcome<EncryptionCost>,
     pub sends: Vec<Comparison>,
     pub queries: Vec<Comparison>,
     /// The lag at the usual send rate, at a higher one, and with a writer idle elsewhere.

@@ -7,12 +7,12 @@ use chrono::Utc;
 
 use crate::data::{self, Population};
 use crate::database::BenchDatabase;
-use crate::error::BenchResult;
+use crate::error::{BenchError, BenchResult};
 use crate::options::BenchOptions;
 use crate::progress::Progress;
 use crate::raw::{self, RawFigures};
 use crate::replay::{self, ReplayFigure};
-use crate::report::{Comparison, DataFigure, Machine, Outcome, Report};
+use crate::report::{Comparison, DataFigure, EncryptionCost, Machine, Outcome, Report};
 use crate::scenarios::queries;
 use crate::service::{measure_service, ServiceFigures};
 
@@ -69,11 +69,23 @@ async fn measure_all(
         ));
     }
     crate::database::migrate(&options.bin_dir.join("hs-admin"), &db.url).await?;
+    // The history is sealed as the command side seals it (HS_KEK_FILE; HS_ENCRYPTION=off: not).
+    let vault = vault::check_at_start(&db.pool)
+        .await
+        .map_err(|e| BenchError::Other(format!("message keys: {e}")))?;
+    let sealing = vault.enabled().then(|| vault.clone());
     let population = Population::new(options.users, options.lag_probes as u32);
     let users = data::create_users(&db.pool, &population).await?;
     let bar = progress.count("load: generate + COPY", options.messages);
-    let load =
-        data::load_events(&db.pool, &population, options.messages, options.seed, &bar).await?;
+    let load = data::load_events(
+        &db.pool,
+        &population,
+        options.messages,
+        options.seed,
+        sealing,
+        &bar,
+    )
+    .await?;
     bar.finish_and_clear();
     eprintln!(
         "bench: loaded {} messages as {} events in {:.1} s",
@@ -118,6 +130,14 @@ async fn measure_all(
         ),
         Err(why) => eprintln!("bench: replay not measured: {why}"),
     }
+    let plain_replay = if vault.enabled() {
+        let spinner = progress.spinner("replay of the same history, not sealed");
+        let figure = replay_not_sealed(options, &population).await;
+        spinner.finish_and_clear();
+        figure
+    } else {
+        Err("encryption is off in this run (HS_ENCRYPTION=off)".into())
+    };
     crate::database::settle(&db.pool).await?;
     let probes = queries::pick_probes(
         &population,
@@ -140,10 +160,69 @@ async fn measure_all(
         &population,
         load,
         replay,
+        plain_replay,
         service,
         raw,
         notes,
     ))
+}
+
+/// The replay of the same generated history without sealing, in a database of its own (created,
+/// loaded, rebuilt and dropped here): the figure beside which the sealed replay is judged.
+async fn replay_not_sealed(
+    options: &BenchOptions,
+    population: &Population,
+) -> Result<ReplayFigure, String> {
+    let db = BenchDatabase::create(&options.server_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let figure = async {
+        crate::database::migrate(&options.bin_dir.join("hs-admin"), &db.url)
+            .await
+            .map_err(|e| e.to_string())?;
+        data::create_users(&db.pool, population)
+            .await
+            .map_err(|e| e.to_string())?;
+        let hidden = indicatif::ProgressBar::hidden();
+        data::load_events(
+            &db.pool,
+            population,
+            options.messages,
+            options.seed,
+            None,
+            &hidden,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        sqlx::raw_sql("ANALYZE events")
+            .execute(&db.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        replay::wait_for_horizon(&db.pool, options.horizon_wait)
+            .await
+            .map_err(|e| e.to_string())?;
+        replay::rebuild_all(
+            &options.bin_dir.join("projector"),
+            &db.url,
+            &db.pool,
+            &options.service_log,
+            &options.out_dir.join("projector-rebuild-plain.log"),
+        )
+        .await
+        .map_err(|e| e.to_string())?
+    }
+    .await;
+    if let Err(error) = db.drop_database().await {
+        eprintln!("bench: could not drop the plain replay's database: {error}");
+    }
+    match &figure {
+        Ok(r) => eprintln!(
+            "bench: replayed the history not sealed: {} events in {:.1} s ({:.0} events/s)",
+            r.events, r.seconds, r.events_per_second
+        ),
+        Err(why) => eprintln!("bench: the plain replay was not measured: {why}"),
+    }
+    figure
 }
 
 async fn machine(db: &BenchDatabase, options: &BenchOptions) -> BenchResult<Machine> {
@@ -192,10 +271,26 @@ fn assemble(
     population: &Population,
     load: data::LoadReport,
     replay: Result<ReplayFigure, String>,
+    plain_replay: Result<ReplayFigure, String>,
     service: ServiceFigures,
     raw: RawFigures,
     notes: Vec<String>,
 ) -> Report {
+    let encryption = match (&service.send_off, &replay, &plain_replay) {
+        (Ok((clients, off)), Ok(replay_on), Ok(replay_off)) => {
+            match service.sends.iter().find(|(c, _)| c == clients) {
+                Some((_, on)) => Outcome::measured(EncryptionCost {
+                    send_clients: *clients,
+                    send_on: on.clone(),
+                    send_off: off.clone(),
+                    replay_on: replay_on.clone(),
+                    replay_off: replay_off.clone(),
+                }),
+                None => Outcome::unavailable("no sealed send step at the same clients"),
+            }
+        }
+        (Err(why), _, _) | (_, Err(why), _) | (_, _, Err(why)) => Outcome::unavailable(why.clone()),
+    };
     let sends = service
         .sends
         .into_iter()
@@ -235,6 +330,7 @@ fn assemble(
         },
         replay: Outcome::from_result(replay),
         raw_replay: raw.replay.clone(),
+        encryption,
         sends,
         queries,
         projection_lag: service.lag,

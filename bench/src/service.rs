@@ -33,6 +33,8 @@ pub struct ServiceFigures {
     pub http_floor: Outcome<Measurement>,
     pub peak_rss: Outcome<u64>,
     pub rss: Vec<(String, u64)>,
+    /// The first send step again through a gateway that does not seal (`HS_ENCRYPTION=off`).
+    pub send_off: Result<(usize, Measurement), String>,
 }
 
 pub async fn measure_service(
@@ -62,6 +64,11 @@ pub async fn measure_service(
     let peak = gateway.peak_rss_bytes();
     gateway.stop().await?;
     let steps = steps?;
+    let send_off = if vault::process().is_ok_and(|v| v.enabled()) {
+        send_not_sealed(options, &config, population).await
+    } else {
+        Err("encryption is off in this run (HS_ENCRYPTION=off)".into())
+    };
     Ok(ServiceFigures {
         sends: steps.sends,
         queries: steps.queries,
@@ -70,11 +77,56 @@ pub async fn measure_service(
         login_flood: steps.login_flood,
         http_floor: steps.http_floor,
         rss: steps.rss,
+        send_off,
         peak_rss: match peak {
             Some(bytes) => Outcome::measured(bytes),
             None => Outcome::unavailable("/proc/PID/status not readable"),
         },
     })
+}
+
+/// The first send step through a gateway started with `HS_ENCRYPTION=off` on the same data
+/// (it still opens the sealed history with the same keys): the figure beside which the sealed
+/// send is judged.
+async fn send_not_sealed(
+    options: &BenchOptions,
+    config: &GatewayConfig,
+    population: &Population,
+) -> Result<(usize, Measurement), String> {
+    let Some(&clients) = options.send_clients.first() else {
+        return Err("no send step".into());
+    };
+    let mut config = config.clone();
+    config
+        .extra_env
+        .push(("HS_ENCRYPTION".into(), "off".into()));
+    config.log_file = options.out_dir.join("gateway-not-sealing.log");
+    let gateway = GatewayProcess::start(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let measured = async {
+        let senders = login_all(
+            gateway.port,
+            sends::sender_names(population, options.max_send_clients()),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let timing = StepTiming {
+            warmup: options.warmup,
+            measure: options.step,
+        };
+        let progress = Progress {
+            enabled: options.progress,
+        };
+        let bar = progress.timed(&format!("send x{clients}, not sealed"));
+        let m = sends::measure_sends(&senders, population, clients, timing, &bar).await;
+        bar.finish_and_clear();
+        eprintln!("bench: {}", summary("send, not sealed", &m));
+        Ok((clients, m))
+    }
+    .await;
+    let _ = gateway.stop().await;
+    measured
 }
 
 struct Steps {

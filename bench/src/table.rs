@@ -178,6 +178,17 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    let _ = writeln!(
+        out,
+        "crypto   {}",
+        match &report.encryption.value {
+            Some(cost) => cost.line(),
+            None => format!(
+                "encryption cost not measured: {}",
+                report.encryption.unavailable.as_deref().unwrap_or("-")
+            ),
+        }
+    );
     for run in &report.projection_lag {
         match &run.figure.value {
             Some(l) => {

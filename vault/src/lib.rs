@@ -47,9 +47,19 @@ pub async fn check_at_start(pool: &sqlx::PgPool) -> Result<&'static Vault, Vault
     let vault = process()?;
     if let Some(keyring) = vault.keyring() {
         store::check(pool, keyring).await?;
-        tracing::info!(active_kek = keyring.active(), "message text is sealed");
+        if vault.enabled() {
+            tracing::info!(active_kek = keyring.active(), "message text is sealed");
+        }
     }
     Ok(vault)
+}
+
+/// A data key made by [`Vault::seal_fresh`], to store in `data_keys`.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub key_id: Uuid,
+    pub kek_id: String,
+    pub wrapped: Vec<u8>,
 }
 
 /// The parts of a stored event that sealing and opening touch.
@@ -60,10 +70,11 @@ pub struct EventParts<'a> {
     pub payload: &'a mut Value,
 }
 
-/// This process's keys, or none when encryption is switched off (the bench's comparison only).
+/// This process's keys, and whether it seals new text (always, but for the bench's comparison).
 #[derive(Debug, Clone)]
 pub struct Vault {
     keyring: Option<Arc<Keyring>>,
+    sealing: bool,
 }
 
 impl Vault {
@@ -71,35 +82,72 @@ impl Vault {
     pub fn new(keyring: Keyring) -> Self {
         Self {
             keyring: Some(Arc::new(keyring)),
+            sealing: true,
         }
     }
 
-    /// No sealing: new events are stored in plain text and sealed ones cannot be read. Only
-    /// for measuring what encryption costs (`HS_ENCRYPTION=off`).
-    pub fn disabled() -> Self {
-        Self { keyring: None }
+    /// No sealing: new events are stored in plain text; sealed ones are still opened when
+    /// `keyring` is given. Only for measuring what encryption costs (`HS_ENCRYPTION=off`).
+    pub fn not_sealing(keyring: Option<Keyring>) -> Self {
+        Self {
+            keyring: keyring.map(Arc::new),
+            sealing: false,
+        }
     }
 
-    /// The keys of `HS_KEK_FILE`; `HS_ENCRYPTION=off` (the bench's switch) without them. Unset,
-    /// unreadable or malformed, it is an error that names the problem (never a key).
+    /// The keys of `HS_KEK_FILE`, sealing; `HS_ENCRYPTION=off` (the bench's switch) seals
+    /// nothing new and needs the file only to read what was sealed before. Unset, unreadable
+    /// or malformed, it is an error that names the problem (never a key).
     pub fn from_env() -> Result<Self, VaultError> {
+        let path = std::env::var_os("HS_KEK_FILE");
         match std::env::var("HS_ENCRYPTION").ok().as_deref() {
             None | Some("") | Some("on") => {}
             Some("off") => {
                 tracing::warn!(
-                    "HS_ENCRYPTION=off: message text is stored in plain text (for the bench only)"
+                    "HS_ENCRYPTION=off: new message text is stored in plain text (for the bench only)"
                 );
-                return Ok(Self::disabled());
+                let keyring = path.map(|p| Keyring::load(Path::new(&p))).transpose()?;
+                return Ok(Self::not_sealing(keyring));
             }
             Some(other) => return Err(VaultError::BadSwitch(other.to_owned())),
         }
-        let path = std::env::var_os("HS_KEK_FILE").ok_or(VaultError::NoKekFile)?;
+        let path = path.ok_or(VaultError::NoKekFile)?;
         Ok(Self::new(Keyring::load(Path::new(&path))?))
     }
 
     /// Whether new message text is sealed.
     pub fn enabled(&self) -> bool {
-        self.keyring.is_some()
+        self.sealing && self.keyring.is_some()
+    }
+
+    /// Seals an event whose rule gives it a key of its own (a message, a scheduled message, a
+    /// broadcast), with a fresh data key, without the database: the key to store, or `None`
+    /// when the event carries no text or nothing is sealed. (The bench's loader writes a sealed
+    /// history with it; the services use [`Vault::seal`].)
+    pub fn seal_fresh(&self, event: &mut EventParts<'_>) -> Result<Option<NewKey>, VaultError> {
+        let Some(keyring) = self.keyring.as_ref().filter(|_| self.sealing) else {
+            return Ok(None);
+        };
+        let inner = inner_mut(event.event_type, event.payload)?;
+        let Some(rule) = rule(event.event_type, inner) else {
+            return Ok(None);
+        };
+        if !rule.creates_key {
+            return Err(VaultError::Payload(format!(
+                "{} reuses a stored key",
+                event.event_type
+            )));
+        }
+        let key_id = rule.key_id(inner)?;
+        let key = DataKey::generate();
+        let wrapped = keyring.wrap(keyring.active(), key_id, &key)?;
+        rule.seal(inner, &key)?;
+        *event.version = SEALED_VERSION.to_owned();
+        Ok(Some(NewKey {
+            key_id,
+            kek_id: keyring.active().to_owned(),
+            wrapped,
+        }))
     }
 
     /// The keys, if any.
@@ -122,7 +170,7 @@ impl Vault {
                 changes.destroy.push(uuid_field(inner, ERASURE.1)?);
             }
         }
-        let Some(keyring) = &self.keyring else {
+        let Some(keyring) = self.keyring.as_ref().filter(|_| self.sealing) else {
             return Ok(changes);
         };
         // Which key each sealed event needs, and which of them may exist already.

@@ -25,17 +25,44 @@ pub fn metadata_json(population: &Population, event: &GeneratedEvent) -> BenchRe
     }))?)
 }
 
-/// Appends one CSV row for `event` to `out`.
+/// The COPY statement of the data keys [`write_row`] writes for a sealed history.
+pub const COPY_KEYS: &str = "COPY data_keys (key_id, kek_id, wrapped) FROM STDIN WITH (FORMAT csv)";
+
+/// Appends one CSV row for `event` to `out`; with `vault`, its text sealed as the command side
+/// seals it and its new data key appended to `keys`.
 pub fn write_row(
     out: &mut Vec<u8>,
+    keys: &mut Vec<u8>,
+    vault: Option<&vault::Vault>,
     population: &Population,
     event: &GeneratedEvent,
 ) -> BenchResult<()> {
-    let payload = serde_json::to_string(&event.event)?;
+    let mut payload = serde_json::to_value(&event.event)?;
+    let mut version = EVENT_VERSION.to_owned();
+    if let Some(vault) = vault {
+        let mut parts = vault::EventParts {
+            event_type: event.event.name(),
+            version: &mut version,
+            payload: &mut payload,
+        };
+        let sealed = vault
+            .seal_fresh(&mut parts)
+            .map_err(|e| crate::error::BenchError::Other(format!("sealing: {e}")))?;
+        if let Some(key) = sealed {
+            writeln!(
+                keys,
+                "{},{},\\x{}",
+                key.key_id,
+                key.kek_id,
+                hex::encode(&key.wrapped)
+            )?;
+        }
+    }
+    let payload = payload.to_string();
     let metadata = metadata_json(population, event)?;
     write!(
         out,
-        "{AGGREGATE_TYPE},{},{},{},{EVENT_VERSION},",
+        "{AGGREGATE_TYPE},{},{},{},{version},",
         event.event.message_id(),
         event.sequence,
         event.event.name(),
