@@ -48,7 +48,7 @@ pub struct ApprovalBody {
     pub status: String,
 }
 
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+pub(crate) fn require_admin(caller: &Caller) -> Result<(), ApiError> {
     if caller.role == Role::Admin {
         Ok(())
     } else {

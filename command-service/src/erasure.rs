@@ -5,12 +5,13 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use events::{LogPosition, Message, MessageCommand, Role};
+use events::{LogPosition, Message, MessageCommand};
 use http_edge::{ApiError, ApiJson, Caller, ErrorBody};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::admin::require_admin;
 use crate::execute::ExecuteError;
 use crate::messages::{now, parse_message_id, with_token};
 use crate::metadata::EventMetadata;
@@ -47,14 +48,6 @@ pub struct HoldBody {
 pub struct HoldResponse {
     pub message_id: Uuid,
     pub held: bool,
-}
-
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("administrators only".into()))
-    }
 }
 
 /// Erases message `id` as administrator `actor`: its data key is destroyed with the

@@ -98,25 +98,13 @@ async fn open(
     pool: &PgPool,
     mut events: Vec<SerializedEvent>,
 ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-    if !events
-        .iter()
-        .any(|e| e.event_version == vault::SEALED_VERSION)
-    {
-        return Ok(events);
+    if vault::any_sealed(&events) {
+        vault::process()
+            .map_err(unknown)?
+            .open_events(pool, &mut events)
+            .await
+            .map_err(vault_error)?;
     }
-    let mut parts: Vec<vault::EventParts<'_>> = events
-        .iter_mut()
-        .map(|e| vault::EventParts {
-            event_type: &e.event_type,
-            version: &mut e.event_version,
-            payload: &mut e.payload,
-        })
-        .collect();
-    vault::process()
-        .map_err(unknown)?
-        .open(pool, &mut parts)
-        .await
-        .map_err(vault_error)?;
     Ok(events)
 }
 

@@ -39,23 +39,28 @@ pub async fn open_sealed<'e>(
     conn: &mut sqlx::PgConnection,
     events: &'e [StoredEvent],
 ) -> Result<std::borrow::Cow<'e, [StoredEvent]>, LogError> {
-    if !events
-        .iter()
-        .any(|e| e.event_version == vault::SEALED_VERSION)
-    {
+    if !vault::any_sealed(events) {
         return Ok(std::borrow::Cow::Borrowed(events));
     }
     let mut opened = events.to_vec();
-    let mut parts: Vec<vault::EventParts<'_>> = opened
-        .iter_mut()
-        .map(|e| vault::EventParts {
-            event_type: &e.event_type,
-            version: &mut e.event_version,
-            payload: &mut e.payload,
-        })
-        .collect();
-    vault::process()?.open(&mut *conn, &mut parts).await?;
+    vault::process()?
+        .open_events(&mut *conn, &mut opened)
+        .await?;
     Ok(std::borrow::Cow::Owned(opened))
+}
+
+impl vault::LoggedEvent for StoredEvent {
+    fn version(&self) -> &str {
+        &self.event_version
+    }
+
+    fn parts(&mut self) -> vault::EventParts<'_> {
+        vault::EventParts {
+            event_type: &self.event_type,
+            version: &mut self.event_version,
+            payload: &mut self.payload,
+        }
+    }
 }
 
 /// Parses an `xid8` read as text.

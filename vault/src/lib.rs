@@ -70,6 +70,32 @@ pub struct EventParts<'a> {
     pub payload: &'a mut Value,
 }
 
+/// An event as some reader of the log holds it (cqrs-es's `SerializedEvent` for the command
+/// side, `read_side::StoredEvent` for the projector).
+pub trait LoggedEvent {
+    fn version(&self) -> &str;
+    fn parts(&mut self) -> EventParts<'_>;
+}
+
+impl LoggedEvent for cqrs_es::persist::SerializedEvent {
+    fn version(&self) -> &str {
+        &self.event_version
+    }
+
+    fn parts(&mut self) -> EventParts<'_> {
+        EventParts {
+            event_type: &self.event_type,
+            version: &mut self.event_version,
+            payload: &mut self.payload,
+        }
+    }
+}
+
+/// Whether any of `events` is sealed (opening them then needs their keys).
+pub fn any_sealed<E: LoggedEvent>(events: &[E]) -> bool {
+    events.iter().any(|e| e.version() == SEALED_VERSION)
+}
+
 /// This process's keys, and whether it seals new text (always, but for the bench's comparison).
 #[derive(Debug, Clone)]
 pub struct Vault {
@@ -220,6 +246,16 @@ impl Vault {
             *event.version = SEALED_VERSION.to_owned();
         }
         Ok(changes)
+    }
+
+    /// [`Vault::open`] for the events of a reader of the log.
+    pub async fn open_events<'c, E: LoggedEvent>(
+        &self,
+        db: impl sqlx::PgExecutor<'c>,
+        events: &mut [E],
+    ) -> Result<(), VaultError> {
+        let mut parts: Vec<EventParts<'_>> = events.iter_mut().map(LoggedEvent::parts).collect();
+        self.open(db, &mut parts).await
     }
 
     /// Opens the sealed events among `events` (fetching their keys in one statement): each gets
