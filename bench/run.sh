@@ -13,16 +13,36 @@ cd "$root"
 # shellcheck source=deploy/lib/postgres.sh
 source deploy/lib/postgres.sh
 
+# shellcheck source=deploy/lib/standby.sh
+source deploy/lib/standby.sh
+
 HS_PG_STOP=""
+standby_dir=""
 cleanup() {
+  if [ -n "$standby_dir" ]; then
+    hs_pg_as_owner "$(hs_pg_bin)/pg_ctl" -D "$standby_dir/cluster" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$standby_dir"
+  fi
   if [ -n "$HS_PG_STOP" ]; then eval "$HS_PG_STOP" >/dev/null || true; fi
 }
 trap cleanup EXIT
 
 if [ -z "${DATABASE_URL:-}" ]; then
   mkdir -p "$root/bench/out"
-  hs_private_postgres "$root/bench/out/pgdata" "${HS_BENCH_PG_PORT:-55434}" postgres
+  port=${HS_BENCH_PG_PORT:-55434}
+  hs_private_postgres "$root/bench/out/pgdata" "$port" postgres
   echo "private PostgreSQL at ${DATABASE_URL}"
+  # A hot standby of it, for the reads through a replica (docs/scaling.md); HS_BENCH_STANDBY=0
+  # leaves it out.
+  if [ "${HS_BENCH_STANDBY:-1}" = 1 ]; then
+    standby_dir=$(mktemp -d /tmp/hs-bench-standby.XXXXXX)
+    chmod 755 "$standby_dir"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres "$standby_dir"; fi
+    standby_port=${HS_BENCH_STANDBY_PORT:-55435}
+    hs_standby_of "$port" "$standby_dir" "$standby_port"
+    export HS_BENCH_STANDBY_URL="postgres://postgres@127.0.0.1:$standby_port"
+    echo "hot standby of it at ${HS_BENCH_STANDBY_URL}"
+  fi
 fi
 
 # The history is sealed and the services run with a key-encryption key (docs/privacy.md): a key

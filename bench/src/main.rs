@@ -54,6 +54,10 @@ struct Cli {
     /// measure another allocator. Recorded in the report.
     #[arg(long, value_parser = key_value)]
     gateway_env: Vec<(String, String)>,
+    /// A hot standby of the --database-url server (bench/run.sh starts one): the query steps
+    /// are measured again through it (QUERY_DATABASE_URL), beside the primary's.
+    #[arg(long, env = "HS_BENCH_STANDBY_URL", hide_env_values = true)]
+    standby_url: Option<String>,
     /// Seed of the generated history.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -99,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
     options.pgbench = cli.pgbench;
     options.db_pool_max = cli.db_pool_max;
     options.gateway_env = cli.gateway_env;
+    options.standby_url = cli.standby_url;
     options.seed = cli.seed;
     options.keep_database = cli.keep_database;
     options.progress = !cli.no_progress;

@@ -94,6 +94,20 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    match &report.standby.value {
+        Some(figures) => {
+            for f in figures {
+                let _ = writeln!(out, "- {}", f.line());
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "- reads through a standby not measured: {}",
+                report.standby.unavailable.as_deref().unwrap_or("-")
+            );
+        }
+    }
     for run in &report.projection_lag {
         if let Some(l) = &run.figure.value {
             let _ = writeln!(

@@ -60,6 +60,8 @@ pub struct BenchOptions {
     pub db_pool_max: Option<u32>,
     /// Extra environment variables of the gateway (e.g. another allocator).
     pub gateway_env: Vec<(String, String)>,
+    /// A hot standby of the server (its URL without a database): queries measured through it.
+    pub standby_url: Option<String>,
 }
 
 impl BenchOptions {
@@ -90,6 +92,7 @@ impl BenchOptions {
             service_log: "info,sqlx=warn".into(),
             db_pool_max: None,
             gateway_env: Vec::new(),
+            standby_url: None,
         }
     }
 

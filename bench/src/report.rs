@@ -160,6 +160,35 @@ impl EncryptionCost {
     }
 }
 
+/// A query step through a hot standby beside the same step on the primary.
+#[derive(Debug, Clone, Serialize)]
+pub struct StandbyFigure {
+    pub query: String,
+    pub clients: usize,
+    pub standby: Outcome<Measurement>,
+    pub primary: Outcome<Measurement>,
+}
+
+impl StandbyFigure {
+    /// One line for the report.
+    pub fn line(&self) -> String {
+        let figure = |o: &Outcome<Measurement>| match &o.value {
+            Some(m) => format!(
+                "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms",
+                m.throughput, m.p50_ms, m.p99_ms
+            ),
+            None => format!("not measured ({})", o.unavailable.as_deref().unwrap_or("-")),
+        };
+        format!(
+            "{} x{} through the standby: {}; on the primary: {}",
+            self.query,
+            self.clients,
+            figure(&self.standby),
+            figure(&self.primary)
+        )
+    }
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -174,6 +203,8 @@ pub struct Report {
     pub raw_replay: Outcome<ReplayFigure>,
     /// Send and replay with message text sealed (the run's figures) against not sealed.
     pub encryption: Outcome<EncryptionCost>,
+    /// The query steps through a hot standby of the same server (`QUERY_DATABASE_URL`).
+    pub standby: Outcome<Vec<StandbyFigure>>,
     pub sends: Vec<Comparison>,
     pub queries: Vec<Comparison>,
     /// The lag at the usual send rate, at a higher one, and with a writer idle elsewhere.

@@ -12,7 +12,9 @@ use crate::options::BenchOptions;
 use crate::progress::Progress;
 use crate::raw::{self, RawFigures};
 use crate::replay::{self, ReplayFigure};
-use crate::report::{Comparison, DataFigure, EncryptionCost, Machine, Outcome, Report};
+use crate::report::{
+    Comparison, DataFigure, EncryptionCost, Machine, Outcome, Report, StandbyFigure,
+};
 use crate::scenarios::queries;
 use crate::service::{measure_service, ServiceFigures};
 
@@ -291,6 +293,27 @@ fn assemble(
         }
         (Err(why), _, _) | (_, Err(why), _) | (_, _, Err(why)) => Outcome::unavailable(why.clone()),
     };
+    let standby = match &service.standby_queries {
+        Ok(figures) => Outcome::measured(
+            figures
+                .iter()
+                .map(|(kind, clients, m)| StandbyFigure {
+                    query: kind.name().to_owned(),
+                    clients: *clients,
+                    standby: Outcome::from_result(m.clone()),
+                    primary: service
+                        .queries
+                        .iter()
+                        .find(|(k, c, _)| k == kind && c == clients)
+                        .map_or(
+                            Outcome::unavailable("no such step on the primary"),
+                            |(_, _, m)| Outcome::from_result(m.clone()),
+                        ),
+                })
+                .collect(),
+        ),
+        Err(why) => Outcome::unavailable(why.clone()),
+    };
     let sends = service
         .sends
         .into_iter()
@@ -331,6 +354,7 @@ fn assemble(
         replay: Outcome::from_result(replay),
         raw_replay: raw.replay.clone(),
         encryption,
+        standby,
         sends,
         queries,
         projection_lag: service.lag,

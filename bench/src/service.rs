@@ -23,6 +23,9 @@ use crate::scenarios::queries::{
 };
 use crate::scenarios::{login_all, login_flood, sends, LoginFlood};
 
+/// Query steps: what was asked, by how many clients, and the measurement or why there is none.
+pub type QueryFigures = Vec<(QueryKind, usize, Result<Measurement, String>)>;
+
 /// The service's figures of one run, before the raw side.
 pub struct ServiceFigures {
     pub sends: Vec<(usize, Measurement)>,
@@ -35,6 +38,8 @@ pub struct ServiceFigures {
     pub rss: Vec<(String, u64)>,
     /// The first send step again through a gateway that does not seal (`HS_ENCRYPTION=off`).
     pub send_off: Result<(usize, Measurement), String>,
+    /// The query steps through a hot standby (`QUERY_DATABASE_URL`), when one was given.
+    pub standby_queries: Result<QueryFigures, String>,
 }
 
 pub async fn measure_service(
@@ -64,6 +69,10 @@ pub async fn measure_service(
     let peak = gateway.peak_rss_bytes();
     gateway.stop().await?;
     let steps = steps?;
+    let standby_queries = match &options.standby_url {
+        Some(standby) => queries_through_standby(options, &config, db, standby, probes).await,
+        None => Err("no standby (bench/run.sh starts one beside its private server)".into()),
+    };
     let send_off = if vault::process().is_ok_and(|v| v.enabled()) {
         send_not_sealed(options, &config, population).await
     } else {
@@ -78,6 +87,7 @@ pub async fn measure_service(
         http_floor: steps.http_floor,
         rss: steps.rss,
         send_off,
+        standby_queries,
         peak_rss: match peak {
             Some(bytes) => Outcome::measured(bytes),
             None => Outcome::unavailable("/proc/PID/status not readable"),
@@ -93,7 +103,8 @@ async fn send_not_sealed(
     config: &GatewayConfig,
     population: &Population,
 ) -> Result<(usize, Measurement), String> {
-    let Some(&clients) = options.send_clients.first() else {
+    let clients = options.send_clients.iter().copied().find(|&c| c == 16);
+    let Some(clients) = clients.or(options.send_clients.first().copied()) else {
         return Err("no send step".into());
     };
     let mut config = config.clone();
@@ -123,6 +134,87 @@ async fn send_not_sealed(
         bar.finish_and_clear();
         eprintln!("bench: {}", summary("send, not sealed", &m));
         Ok((clients, m))
+    }
+    .await;
+    let _ = gateway.stop().await;
+    measured
+}
+
+/// The query steps through a gateway whose query side reads the standby: it waits until the
+/// standby has replayed what the primary's projections hold, then measures every query kind.
+async fn queries_through_standby(
+    options: &BenchOptions,
+    config: &GatewayConfig,
+    db: &BenchDatabase,
+    standby: &str,
+    probes: &[Probe],
+) -> Result<QueryFigures, String> {
+    let standby_db =
+        crate::database::with_database(standby, &db.name).map_err(|e| e.to_string())?;
+    let replica = sqlx::PgPool::connect(&standby_db)
+        .await
+        .map_err(|e| format!("the standby does not answer: {e}"))?;
+    // Caught up: the standby's checkpoints equal the primary's.
+    let checkpoints =
+        "SELECT string_agg(projection || ':' || global_position, ',' ORDER BY projection)
+                       FROM projection_checkpoints";
+    let primary: Option<String> = sqlx::query_scalar(checkpoints)
+        .fetch_one(&db.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let theirs: Option<String> = sqlx::query_scalar(checkpoints)
+            .fetch_one(&replica)
+            .await
+            .map_err(|e| e.to_string())?;
+        if theirs == primary {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("the standby did not catch up within 120 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    replica.close().await;
+    let mut config = config.clone();
+    config
+        .extra_env
+        .push(("QUERY_DATABASE_URL".into(), standby_db.clone()));
+    config.log_file = options.out_dir.join("gateway-standby.log");
+    let gateway = GatewayProcess::start(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let measured = async {
+        let readers = login_all(
+            gateway.port,
+            probes.iter().map(|p| p.username.clone()).collect(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let timing = StepTiming {
+            warmup: options.warmup,
+            measure: options.step,
+        };
+        let progress = Progress {
+            enabled: options.progress,
+        };
+        let clients = options.query_clients.iter().copied().find(|&c| c == 16);
+        let clients = clients
+            .or(options.query_clients.first().copied())
+            .unwrap_or(1);
+        let mut figures = Vec::new();
+        for kind in QueryKind::ALL {
+            let bar = progress.timed(&format!("{} x{clients} through the standby", kind.name()));
+            let m = measure_query(&readers, probes, kind, clients, timing, &bar).await;
+            bar.finish_and_clear();
+            eprintln!(
+                "bench: {}",
+                summary(&format!("{} (standby)", kind.name()), &m)
+            );
+            figures.push((kind, clients, Ok(m)));
+        }
+        Ok(figures)
     }
     .await;
     let _ = gateway.stop().await;

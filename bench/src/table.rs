@@ -189,6 +189,20 @@ pub fn render(report: &Report) -> String {
             ),
         }
     );
+    match &report.standby.value {
+        Some(figures) => {
+            for f in figures {
+                let _ = writeln!(out, "standby  {}", f.line());
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "standby  not measured: {}",
+                report.standby.unavailable.as_deref().unwrap_or("-")
+            );
+        }
+    }
     for run in &report.projection_lag {
         match &run.figure.value {
             Some(l) => {

@@ -56,8 +56,21 @@ hs_standby_start() {
   # The primary: hs_private_postgres's defaults (wal_level=replica, max_wal_senders=10 and a
   # pg_hba.conf that lets 127.0.0.1 replicate, by initdb) are what streaming needs.
   hs_private_postgres "$dir/primary" "$primary_port" hs test >&2 || return 1
-  local standby=$dir/standby/cluster sockets=$dir/standby/sockets log=$dir/standby/server.log
-  hs_pg_as_owner mkdir -p "$dir/standby" "$sockets" || return 1
+  hs_standby_of "$primary_port" "$dir/standby" "$standby_port" hs || return 1
+  echo "PRIMARY_URL=postgres://postgres@127.0.0.1:$primary_port/hs"
+  echo "STANDBY_URL=postgres://postgres@127.0.0.1:$standby_port/hs"
+  echo "STOP=bash $HS_STANDBY_LIB/standby.sh stop $dir"
+}
+
+# A hot standby of the server on 127.0.0.1:PRIMARY_PORT, in DIR (its cluster, sockets and log),
+# on STANDBY_PORT; returns once it answers as a hot standby (database DBNAME, default postgres).
+# bench/run.sh makes one of its private server with it.
+hs_standby_of() {
+  local primary_port=$1 dir=$2 standby_port=$3 db=${4:-postgres}
+  local bin
+  bin=$(hs_pg_bin) || return 1
+  local standby=$dir/cluster sockets=$dir/sockets log=$dir/server.log
+  hs_pg_as_owner mkdir -p "$dir" "$sockets" || return 1
   hs_pg_as_owner "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres \
     -D "$standby" -R -X stream --checkpoint=fast >&2 || {
     echo "hs: pg_basebackup failed" >&2
@@ -72,7 +85,7 @@ hs_standby_start() {
     return 1
   }
   local tries=0
-  until "$bin/psql" -h 127.0.0.1 -p "$standby_port" -U postgres -d hs -tAc \
+  until "$bin/psql" -h 127.0.0.1 -p "$standby_port" -U postgres -d "$db" -tAc \
       "SELECT pg_is_in_recovery()" 2>/dev/null | grep -q t; do
     tries=$((tries + 1))
     if [ $tries -gt 120 ]; then
@@ -81,9 +94,6 @@ hs_standby_start() {
     fi
     sleep 0.5
   done
-  echo "PRIMARY_URL=postgres://postgres@127.0.0.1:$primary_port/hs"
-  echo "STANDBY_URL=postgres://postgres@127.0.0.1:$standby_port/hs"
-  echo "STOP=bash $HS_STANDBY_LIB/standby.sh stop $dir"
 }
 
 hs_standby_stop_standby() {
