@@ -127,6 +127,7 @@ describe('Erasure and legal holds', () => {
     const result = card.getByTestId('by-id-result');
     await result.waitFor();
     assert.match(await result.innerText(), new RegExp(`Message ${ids.erased} was erased`));
+    assert.doesNotMatch(await result.innerText(), /null|undefined|\[object/, 'no placeholder text');
     assert.equal((await focused(admin)).testid, 'by-id-result', 'focus moves to the result');
     assert.equal(await byTestId(admin, 'error-banner').isVisible(), false);
     await screenshot(admin, 'erasure-done');
@@ -209,6 +210,7 @@ describe('Erasure and legal holds', () => {
     await panel.getByTestId('reason-confirm').click();
     await row.getByTestId('held-tag').waitFor();
     assert.equal(await row.getAttribute('data-held'), 'true');
+    assert.doesNotMatch(await row.innerText(), /null|undefined|\[object/, 'no placeholder text');
     assert.equal((await focused(admin)).testid, 'hold-button', 'focus back on the hold control');
     assert.equal(await row.getByTestId('hold-button').innerText(), 'Release hold…');
 
@@ -234,6 +236,7 @@ describe('Erasure and legal holds', () => {
     assert.match(await row.innerText(), new RegExp(ERASED_TEXT));
     assert.doesNotMatch(await row.innerText(), new RegExp(MESSAGES.listed.subject), 'the subject is gone');
     assert.equal(await row.getByTestId('erase-button').isVisible(), false, 'no second "Erase…"');
+    assert.doesNotMatch(await row.innerText(), /null|undefined|\[object/, 'no placeholder text');
     assert.equal(await byTestId(admin, 'error-banner').isVisible(), false);
     await screenshot(admin, 'erasure-list');
 

@@ -91,6 +91,9 @@ function reasonPanel(action, what, { testid, onConfirm, onCancel }) {
 
 const holdAction = (held) => (held ? 'release' : 'hold');
 
+/** Replaces `el`'s children as h() adds them (nested lists flattened, null and false skipped). */
+const fill = (el, ...children) => el.replaceChildren(...h('span', {}, ...children).childNodes);
+
 export function adminView(ctx) {
   // ---- A message by its id ---------------------------------------------------------------------
   const idInput = h('input', {
@@ -167,7 +170,7 @@ export function adminView(ctx) {
       ? ['Message ', id, ' was erased ', timeEl(answer && answer.erased_at), '. Its subject and text are gone for good.']
       : ['The legal hold on message ', id, answer && answer.held ? ' is in place.' : ' is released.'];
     byIdResult.dataset.action = action;
-    byIdResult.replaceChildren(...done.filter((part) => part !== null));
+    fill(byIdResult, done);
     byIdResult.hidden = false;
     byIdResult.focus();
     ctx.announce(action === 'erase' ? 'Message erased.' : (answer && answer.held ? 'Legal hold placed.' : 'Legal hold released.'));
@@ -209,7 +212,7 @@ export function adminView(ctx) {
       onclick: () => openPanel(holdAction(state.held), hold),
     });
     const actions = h('div', { class: 'deleted-actions' }, restore, erase, hold);
-    const tags = h('span', { class: 'item-top' });
+    const tags = h('span', { class: 'deleted-tags' });
     const subject = h('span', { class: 'item-subject' });
     const when = h('span', { class: 'item-time' });
     const li = h('li', { class: 'deleted-item', testid: 'admin-deleted-item', dataset: { messageId: m.message_id } },
@@ -220,11 +223,11 @@ export function adminView(ctx) {
     let panel = null;
 
     function render() {
-      tags.replaceChildren(
+      fill(tags,
         state.erased ? h('span', { class: 'state-tag state-erased', testid: 'erased-tag' }, 'Erased') : null,
         state.held ? h('span', { class: 'state-tag state-held', testid: 'held-tag' }, 'Legal hold') : null);
-      subject.replaceChildren(state.erased ? erasedNote('span') : (m.subject || '(no subject)'));
-      when.replaceChildren('Sent ', timeEl(m.sent_at), ' · deleted ', timeEl(m.deleted_at),
+      fill(subject, state.erased ? erasedNote('span') : (m.subject || '(no subject)'));
+      fill(when, 'Sent ', timeEl(m.sent_at), ' · deleted ', timeEl(m.deleted_at),
         state.erasedAt ? [' · erased ', timeEl(state.erasedAt)] : null);
       li.dataset.erased = state.erased ? 'true' : 'false';
       li.dataset.held = state.held ? 'true' : 'false';
