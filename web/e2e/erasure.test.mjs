@@ -54,6 +54,7 @@ async function auditOf(page, id, ready) {
     const entries = await page.locator('[data-testid="audit-entry"]').evaluateAll((rows) => rows.map((row) => ({
       action: row.dataset.action,
       words: row.querySelector('[data-testid="audit-action"]').textContent,
+      reason: row.querySelector('[data-testid="audit-reason"]')?.textContent || null,
       details: Object.fromEntries([...row.querySelectorAll('dd[data-key]')]
         .map((dd) => [dd.previousElementSibling.textContent, dd.textContent])),
     })));
@@ -256,6 +257,7 @@ describe('Erasure and legal holds', () => {
     assert.equal(erasure.words, 'Message erased by an administrator');
     assert.equal(erasure.details['Erased by'], 'admin');
     assert.equal(erasure.details.Reason, REASON);
+    assert.equal(erasure.reason, `“${REASON}”`, 'the reason shows in the entry');
     assert.equal(erased.filter((e) => e.action === 'message_erased').length, 1, 'the refused second erasure left no entry');
     await screenshot(auditor, 'erasure-audit');
 

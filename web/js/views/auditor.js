@@ -14,6 +14,8 @@ import {
 } from '../audit-export.js';
 
 const PAGE_SIZE = 50;
+// Actions whose reason shows in the entry itself (not only among "All details").
+const WHY_SHOWN = new Set(['message_erased', 'message_hold_set']);
 const OTHER = '__other__';
 const count = (n, one, many = `${one}s`) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
 
@@ -360,7 +362,10 @@ function logPanel(ctx, kind, zone, trace) {
     h('span', { class: 'audit-parts' },
       part('by', h('strong', { testid: 'audit-actor' }, e.actor || 'the system')),
       e.message_id ? part('message', idEl('message id', e.message_id, 'audit-message-id', traceButtons(e.message_id, 'audit-message-id'))) : null,
-      between ? part('between', between) : null),
+      between ? part('between', between) : null,
+      // Why an administrator erased a message or set a hold is what the reader looks for.
+      WHY_SHOWN.has(e.action) && typeof d.reason === 'string' && d.reason
+        ? part('because', h('span', { testid: 'audit-reason' }, `“${d.reason}”`)) : null),
     h('span', { class: 'audit-parts audit-meta' },
       part('position', String(e.position)),
       e.request_id ? part('request', idEl('request id', e.request_id, 'audit-request-id')) : null,
