@@ -51,4 +51,4 @@ BASE_URL="http://127.0.0.1:$port" SCREENSHOT_DIR="$root/test-output/screenshots"
     web/e2e/compose.test.mjs web/e2e/triage.test.mjs web/e2e/templates.test.mjs \
     web/e2e/scheduled.test.mjs web/e2e/broadcast.test.mjs web/e2e/auditor.test.mjs \
     web/e2e/blocking.test.mjs web/e2e/archive.test.mjs web/e2e/export.test.mjs \
-    web/e2e/access-log.test.mjs
+    web/e2e/access-log.test.mjs web/e2e/erasure.test.mjs

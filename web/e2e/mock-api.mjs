@@ -14,7 +14,9 @@
 // users of their own. Patient controls and records rights roughly: blocks (not across an
 // approval), archived conversations (a new message from the other person brings one back), the
 // inbox's `archived` and `unread_only`, GET /api/me/export and GET /api/me/access-log (an admin's
-// list of hidden messages is recorded for both participants).
+// list of hidden messages is recorded for both participants). Erasure and legal holds roughly:
+// POST /api/admin/messages/{id}/erase (409 when erased or held) blanks the subject and text and
+// sets `erased_at`; PUT /api/admin/messages/{id}/hold sets `held` (listed among the deleted ones).
 //
 //   node web/e2e/mock-api.mjs            # PORT=8099 by default
 //   BASE_URL=http://127.0.0.1:8099 node --test web/e2e/flows.test.mjs
@@ -120,7 +122,7 @@ const fail = (status, code, message) => { throw new HttpError(status, code, mess
 const now = () => new Date().toISOString();
 const visible = (m, me) => !m.deleted_at && (m.sender === me ? !m.del_s : m.recipient === me ? !m.del_r : false);
 const escapeHtml = (s) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-const publicMessage = ({ del_s, del_r, deleted_at, ...m }) => m;
+const publicMessage = ({ del_s, del_r, deleted_at, held, ...m }) => m;
 
 function page(items, query) {
   const limit = Math.min(Math.max(Number(query.get('limit') || 20), 1), 100);
@@ -150,7 +152,7 @@ function createMessage(sender, { recipient, subject, content, parent }) {
   const m = {
     message_id: randomUUID(), sender, recipient, subject: subject || null, content,
     parent_message_id: parent || null, sent_at: now(), is_read: false, read_at: null,
-    del_s: false, del_r: false, deleted_at: null,
+    del_s: false, del_r: false, deleted_at: null, erased_at: null, held: false,
   };
   messages.push(m);
   archives.delete(`${recipient}>${sender}`); // a new message brings an archived conversation back
@@ -271,6 +273,30 @@ async function handleApi(req, res, url, body) {
     position += 1;
     if (hiddenUnread) notify(m.recipient, 'unread', { total_unread: unreadTotal(m.recipient) });
     return command(200, { message_id: m.message_id, restored_at: now() });
+  }
+
+  if ((match = /^\/api\/admin\/messages\/([^/]+)\/(erase|hold)$/.exec(p)) && (method === 'POST' || method === 'PUT')) {
+    const erase = match[2] === 'erase';
+    if (method !== (erase ? 'POST' : 'PUT')) fail(404, 'not_found', 'Not found.');
+    if (!/^[0-9a-f-]{32,36}$/i.test(match[1])) fail(400, 'invalid_input', 'The message id is not a UUID.');
+    if (role !== 'admin') fail(403, 'forbidden', 'administrators only');
+    const reason = body && body.reason;
+    if (typeof reason !== 'string' || !reason.trim() || reason.length > 500 || /[\r\n]/.test(reason)) {
+      fail(400, 'invalid_input', 'reason must be 1 to 500 characters on one line');
+    }
+    m = messages.find((x) => x.message_id === match[1]);
+    if (!m) fail(404, 'not_found', 'Message not found.');
+    if (!erase) {
+      if (typeof body.held !== 'boolean') fail(400, 'invalid_input', 'held must be true or false');
+      m.held = body.held;
+      position += 1;
+      return command(200, { message_id: m.message_id, held: m.held });
+    }
+    if (m.erased_at) fail(409, 'conflict', 'the message is already erased');
+    if (m.held) fail(409, 'conflict', 'the message is under a legal hold; release the hold first');
+    Object.assign(m, { erased_at: now(), subject: null, content: '' });
+    position += 1;
+    return command(200, { message_id: m.message_id, erased_at: m.erased_at });
   }
 
   // ---- Patient controls ----
@@ -423,7 +449,7 @@ async function handleApi(req, res, url, body) {
     const conversations = [...byOther].filter(([other]) => archives.has(`${me}>${other}`) === archivedOnly)
       .filter(([other]) => !unreadOnly || unreadFrom(other) > 0).map(([other, x]) => ({
       with: other, with_role: users.get(other).role, display_name: users.get(other).display_name,
-      last_message: { message_id: x.message_id, sender: x.sender, subject: x.subject, preview: x.content.slice(0, 120), sent_at: x.sent_at },
+      last_message: { message_id: x.message_id, sender: x.sender, subject: x.subject, preview: x.content.slice(0, 120), sent_at: x.sent_at, erased_at: x.erased_at },
       unread_count: unreadFrom(other), last_activity_at: x.sent_at,
     }));
     const { slice, next_cursor } = page(conversations, q);
@@ -556,7 +582,7 @@ async function handleApi(req, res, url, body) {
   if (p === '/api/admin/messages/deleted') {
     if (role !== 'admin') fail(403, 'forbidden', 'Administrators only.');
     const hidden = messages.filter((x) => x.deleted_at).sort((a, b) => (a.deleted_at < b.deleted_at ? 1 : -1));
-    const { slice, next_cursor } = page(hidden.map(({ message_id, sender, recipient, subject, sent_at, deleted_at }) => ({ message_id, sender, recipient, subject, sent_at, deleted_at })), q);
+    const { slice, next_cursor } = page(hidden.map(({ message_id, sender, recipient, subject, sent_at, deleted_at, erased_at, held }) => ({ message_id, sender, recipient, subject, sent_at, deleted_at, erased_at, held })), q);
     for (const owner of new Set(slice.flatMap((x) => [x.sender, x.recipient]))) {
       const ids = slice.filter((x) => x.sender === owner || x.recipient === owner).map((x) => x.message_id);
       accessLog.push({ id: accessLog.length + 1, owner, occurred_at: now(), actor: me, role, action: 'deleted_listed', message_ids: ids });

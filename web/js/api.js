@@ -150,6 +150,12 @@ export const api = {
     request('POST', `/api/messages/conversation/${seg(user)}/read`),
   deleteMessage: (messageId) => request('DELETE', `/api/messages/${seg(messageId)}`),
   restoreMessage: (messageId) => request('POST', `/api/admin/messages/${seg(messageId)}/restore`),
+  /** Administrators: erases a message for good (its subject and text); `reason` is one line. */
+  eraseMessage: (messageId, reason) =>
+    request('POST', `/api/admin/messages/${seg(messageId)}/erase`, { body: { reason: reason.trim() } }),
+  /** Administrators: places (`held` true) or releases a legal hold, which exempts it from erasure. */
+  setHold: (messageId, held, reason) =>
+    request('PUT', `/api/admin/messages/${seg(messageId)}/hold`, { body: { held: Boolean(held), reason: reason.trim() } }),
 
   // Clinician tools: templates, scheduled messages, broadcast
   createTemplate: ({ title, subject, content }, idempotencyKey) =>

@@ -67,7 +67,7 @@ export function csvCell(value) {
 }
 
 function csvValue(kind, entry, column) {
-  if (column === 'action_label') return actionLabel(kind, entry.action);
+  if (column === 'action_label') return actionLabel(kind, entry.action, entry.details);
   if (column === 'message_ids') return (entry.message_ids || []).join(' ');
   return entry[column];
 }

@@ -12,6 +12,8 @@ export const AUDIT_ACTIONS = [
     ['message_deleted_by_recipient', 'Message deleted by its recipient'],
     ['message_hidden', 'Message hidden (deleted by both sides)'],
     ['message_restored', 'Message restored'],
+    ['message_erased', 'Message erased by an administrator'],
+    ['message_hold_set', 'Legal hold placed or released'],
   ]],
   ['Scheduled messages', [
     ['message_scheduled', 'Message scheduled'],
@@ -59,8 +61,14 @@ const labels = (groups) => new Map(groups.flatMap(([, actions]) => actions));
 const AUDIT_LABELS = labels(AUDIT_ACTIONS);
 const ACCESS_LABELS = labels(ACCESS_ACTIONS);
 
-/** The readable name of an action of the `audit` or `access` log; an unknown one as it is. */
-export function actionLabel(kind, action) {
+/**
+ * The readable name of an action of the `audit` or `access` log; an unknown one as it is. With
+ * the entry's `details`, a legal hold's entry says whether the hold was placed or released.
+ */
+export function actionLabel(kind, action, details = null) {
+  if (kind !== 'access' && action === 'message_hold_set' && details && typeof details.held === 'boolean') {
+    return details.held ? 'Legal hold placed' : 'Legal hold released';
+  }
   const known = (kind === 'access' ? ACCESS_LABELS : AUDIT_LABELS).get(action);
   return known || String(action ?? '');
 }
@@ -149,6 +157,9 @@ const DETAIL_LABELS = {
   channel: 'Channel',
   parent_message_id: 'In reply to message',
   restored_by: 'Restored by',
+  erased_by: 'Erased by',
+  held: 'Legal hold',
+  set_by: 'Hold set by',
   author: 'Author',
   owner: 'Owner',
   clinician: 'Clinician',
@@ -162,3 +173,6 @@ const DETAIL_LABELS = {
 };
 
 export const detailLabel = (key) => DETAIL_LABELS[key] || key;
+
+/** A `held` detail in words: the hold was placed (true) or released (false). */
+export const holdWords = (held) => (held ? 'Placed (the message may not be erased)' : 'Released');

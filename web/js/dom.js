@@ -126,6 +126,17 @@ export function readStatus(message, testid = 'sent-status') {
   return h('span', { class: 'read-status' }, h('span', { class: 'status status-sent', testid }, '✓ Sent'));
 }
 
+/** The words shown in place of an erased message (its subject and text are gone for good). */
+export const ERASED_TEXT = 'This message was erased by an administrator';
+
+/** Whether a message (or an inbox row's last message) was erased by an administrator. */
+export const isErased = (m) => Boolean(m && m.erased_at);
+
+/** The muted note shown instead of an erased message's text: never an empty bubble. */
+export function erasedNote(tag = 'span', { testid = 'erased-note', className = '' } = {}) {
+  return h(tag, { class: `erased-note${className ? ` ${className}` : ''}`, testid }, ERASED_TEXT);
+}
+
 // A paged list's loader: fetches a page (the first, or the next with the cursor), renders its
 // rows into `list`, keeps the "more" button and the empty note in step, and ignores answers
 // that a newer load has overtaken. Returns `load(append)`.

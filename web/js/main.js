@@ -33,7 +33,7 @@ const TABS = [
   { name: 'broadcast', label: 'Message all', roles: ['clinician'], create: broadcastView },
   { name: 'templates', label: 'Templates', roles: ['clinician'], create: templatesView },
   { name: 'privacy', label: 'Privacy', roles: MESSAGING_ROLES, create: privacyView },
-  { name: 'deleted', label: 'Deleted messages', roles: ['admin'], create: adminView },
+  { name: 'deleted', label: 'Messages', roles: ['admin'], create: adminView },
   { name: 'audit', label: 'Audit trail', roles: ['auditor', 'admin'], create: auditorView },
 ];
 const DEFAULT_TAB = { patient: 'inbox', clinician: 'triage', admin: 'deleted', auditor: 'audit' };

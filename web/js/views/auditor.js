@@ -7,13 +7,15 @@
 import { h, uid, srOnly, viewHeading, moreButton, roleLabel } from '../dom.js';
 import {
   AUDIT_ACTIONS, ACCESS_ACTIONS, actionLabel, isKnownAction, exactTime, zoneName,
-  localInputToRfc3339, shortId, isUuid, detailLabel, usernameProblem, messageIdProblem, actionProblem,
+  localInputToRfc3339, shortId, isUuid, detailLabel, holdWords, usernameProblem, messageIdProblem, actionProblem,
 } from '../audit-words.js';
 import {
   EXPORT_CAP, fetchPage, collect, toCsv, toJson, fileName, download,
 } from '../audit-export.js';
 
 const PAGE_SIZE = 50;
+// Actions whose reason shows in the entry itself (not only among "All details").
+const WHY_SHOWN = new Set(['message_erased', 'message_hold_set']);
 const OTHER = '__other__';
 const count = (n, one, many = `${one}s`) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
 
@@ -293,10 +295,10 @@ function logPanel(ctx, kind, zone, trace) {
 
   // ---- Entries -------------------------------------------------------------------------------
 
-  function actionEl(code) {
+  function actionEl(code, details = null) {
     const known = isKnownAction(kind, code);
     return h('span', { class: 'item-name audit-action', testid: `${kind}-action`, title: `Action code: ${code}` },
-      actionLabel(kind, code), known ? null : srOnly(' (action code)'));
+      actionLabel(kind, code, details), known ? null : srOnly(' (action code)'));
   }
 
   function timeOf(iso) {
@@ -356,11 +358,14 @@ function logPanel(ctx, kind, zone, trace) {
       class: 'audit-item audit-entry', testid: 'audit-entry', tabindex: '-1',
       dataset: { action: e.action, actor: e.actor || '', position: String(e.position), messageId: e.message_id || '' },
     },
-    h('span', { class: 'item-top' }, actionEl(e.action), timeOf(e.occurred_at)),
+    h('span', { class: 'item-top' }, actionEl(e.action, d), timeOf(e.occurred_at)),
     h('span', { class: 'audit-parts' },
       part('by', h('strong', { testid: 'audit-actor' }, e.actor || 'the system')),
       e.message_id ? part('message', idEl('message id', e.message_id, 'audit-message-id', traceButtons(e.message_id, 'audit-message-id'))) : null,
-      between ? part('between', between) : null),
+      between ? part('between', between) : null,
+      // Why an administrator erased a message or set a hold is what the reader looks for.
+      WHY_SHOWN.has(e.action) && typeof d.reason === 'string' && d.reason
+        ? part('because', h('span', { testid: 'audit-reason' }, `“${d.reason}”`)) : null),
     h('span', { class: 'audit-parts audit-meta' },
       part('position', String(e.position)),
       e.request_id ? part('request', idEl('request id', e.request_id, 'audit-request-id')) : null,
@@ -373,6 +378,7 @@ function logPanel(ctx, kind, zone, trace) {
   function detailValue(key, value) {
     if (typeof value === 'string' && isUuid(value)) return idEl(detailLabel(key).toLowerCase(), value, 'audit-detail-id');
     if (typeof value === 'string' && /_role$/.test(key)) return roleLabel(value);
+    if (key === 'held' && typeof value === 'boolean') return holdWords(value);
     if (key === 'send_at' && typeof value === 'string' && !Number.isNaN(Date.parse(value))) {
       return h('time', { datetime: value, title: `${value} (UTC)` }, exactTime(value));
     }

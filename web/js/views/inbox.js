@@ -2,7 +2,8 @@
 // Filters (API.md, "Patient controls"): "Inbox" or "Archived" conversations, and "Unread only";
 // they combine. Each row has "Archive" (or, among the archived, "Move to inbox") beside it; an
 // archived conversation comes back to the inbox by itself when the other person writes again.
-import { h, pagedLoader, timeEl, viewHeading, moreButton, roleLabel } from '../dom.js';
+// When the last message was erased by an administrator, the row says so instead of a preview.
+import { h, pagedLoader, timeEl, viewHeading, moreButton, roleLabel, isErased, erasedNote } from '../dom.js';
 
 const EMPTY = {
   'current,all': 'No conversations yet. When someone writes to you, it will appear here.',
@@ -88,8 +89,10 @@ export function inboxView(ctx) {
       unread ? h('span', { class: 'badge', testid: 'conversation-unread' },
         String(c.unread_count), h('span', { class: 'sr-only' }, ' unread')) : null,
       h('span', { class: 'item-time' }, timeEl(c.last_activity_at || last.sent_at))),
-    h('span', { class: 'item-subject' }, last.subject || '(no subject)'),
-    h('span', { class: 'item-preview' }, last.sender === me ? 'You: ' : '', last.preview || ''));
+    isErased(last) ? null : h('span', { class: 'item-subject' }, last.subject || '(no subject)'),
+    isErased(last)
+      ? h('span', { class: 'item-preview' }, last.sender === me ? 'You: ' : '', erasedNote('span'))
+      : h('span', { class: 'item-preview' }, last.sender === me ? 'You: ' : '', last.preview || ''));
     const li = h('li', { class: 'conversation-row', dataset: { with: c.with } }, button);
     const move = h('button', {
       type: 'button', class: 'btn btn-quiet btn-small', testid: archived ? 'conversation-unarchive' : 'conversation-archive',

@@ -1,6 +1,6 @@
 // Search: highlighted snippets (only <mark> from the server becomes markup); a result opens the
-// thread with the counterpart.
-import { h, timeEl, viewHeading, moreButton, renderSnippet } from '../dom.js';
+// thread with the counterpart. An erased message (should one ever match) says so, without text.
+import { h, timeEl, viewHeading, moreButton, renderSnippet, isErased, erasedNote } from '../dom.js';
 
 export function searchView(ctx) {
   const input = h('input', {
@@ -73,8 +73,10 @@ export function searchView(ctx) {
     h('span', { class: 'item-top' },
       h('span', { class: 'item-name' }, who),
       h('span', { class: 'item-time' }, timeEl(r.sent_at))),
-    h('span', { class: 'item-subject' }, r.subject || '(no subject)'),
-    h('span', { class: 'item-preview snippet', testid: 'search-snippet' }, renderSnippet(r.snippet)));
+    isErased(r) ? null : h('span', { class: 'item-subject' }, r.subject || '(no subject)'),
+    isErased(r)
+      ? erasedNote('span', { testid: 'search-snippet', className: 'item-preview' })
+      : h('span', { class: 'item-preview snippet', testid: 'search-snippet' }, renderSnippet(r.snippet)));
     return h('li', {}, button);
   }
 

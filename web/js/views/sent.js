@@ -1,6 +1,7 @@
 // Sent: the caller's sent messages with "✓ Sent" / "✓✓ Read" and the read time; a live `read`
-// event turns a shown row to "✓✓ Read" in place (markRead).
-import { h, pagedLoader, timeEl, viewHeading, moreButton, readStatus } from '../dom.js';
+// event turns a shown row to "✓✓ Read" in place (markRead). An erased message says so instead
+// of its subject and text.
+import { h, pagedLoader, timeEl, viewHeading, moreButton, readStatus, isErased, erasedNote } from '../dom.js';
 
 export function sentView(ctx) {
   const list = h('ul', { class: 'item-list', testid: 'sent-list', 'aria-labelledby': 'sent-title' });
@@ -17,16 +18,17 @@ export function sentView(ctx) {
   });
 
   function item(m) {
+    const erased = isErased(m);
     const open = h('button', {
       type: 'button', class: 'item-button', testid: 'sent-item',
-      dataset: { messageId: m.message_id, recipient: m.recipient },
+      dataset: { messageId: m.message_id, recipient: m.recipient, ...(erased ? { erased: 'true' } : {}) },
       onclick: () => ctx.openThread(m.recipient, { opener: open }),
     },
     h('span', { class: 'item-top' },
       h('span', { class: 'item-name' }, 'To ', m.recipient),
       h('span', { class: 'item-time' }, timeEl(m.sent_at))),
-    h('span', { class: 'item-subject' }, m.subject || '(no subject)'),
-    h('span', { class: 'item-preview' }, m.content),
+    erased ? null : h('span', { class: 'item-subject' }, m.subject || '(no subject)'),
+    erased ? erasedNote('span', { className: 'item-preview' }) : h('span', { class: 'item-preview' }, m.content),
     h('span', { class: 'item-status' }, readStatus(m, 'sent-status')));
     return h('li', {}, open);
   }

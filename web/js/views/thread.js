@@ -6,7 +6,8 @@
 // Patient controls (API.md, "Patient controls"): "Archive" / "Move to inbox" for the conversation,
 // and "Block" after a confirmation that says what it does; while the counterpart is blocked, a
 // note says so (with "Unblock") and the reply form is hidden (the server would refuse it).
-import { h, timeEl, readStatus } from '../dom.js';
+// A message an administrator erased shows as a muted note in its place (no subject, no text).
+import { h, timeEl, readStatus, isErased, erasedNote } from '../dom.js';
 import { mountBanner } from '../banner.js';
 import { newIdempotencyKey } from '../api.js';
 
@@ -168,6 +169,7 @@ export function createThreadDialog(ctx, { onClose } = {}) {
     const added = page.messages.filter((m) => !shown.has(m.message_id));
     for (const m of page.messages) {
       if (shown.has(m.message_id) && m.is_read) markRead(m.message_id, m.read_at);
+      if (shown.has(m.message_id) && isErased(m) && !isErased(shown.get(m.message_id))) showErased(m);
     }
     if (added.length === 0) return;
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
@@ -214,6 +216,17 @@ export function createThreadDialog(ctx, { onClose } = {}) {
     const li = [...list.children].find((x) => x.dataset.messageId === messageId);
     const status = li && li.querySelector('.read-status');
     if (status) status.replaceWith(readStatus(m, 'thread-status'));
+  }
+
+  /** A shown message was erased meanwhile: its text gives way to the note, in place. */
+  function showErased(m) {
+    st.messages = st.messages.map((x) => (x.message_id === m.message_id ? m : x));
+    const li = [...list.children].find((x) => x.dataset.messageId === m.message_id);
+    if (!li) return;
+    const hadFocus = li.contains(document.activeElement);
+    const fresh = renderMessage(m);
+    li.replaceWith(fresh);
+    if (hadFocus) fresh.focus();
   }
 
   function close() {
@@ -357,19 +370,24 @@ export function createThreadDialog(ctx, { onClose } = {}) {
   function renderMessage(m) {
     const mine = m.sender === ctx.user.username;
     const actions = h('div', { class: 'msg-actions' });
+    const erased = isErased(m);
     const li = h('li', {
-      class: `msg ${mine ? 'msg-mine' : 'msg-theirs'}`, testid: 'thread-message',
-      dataset: { messageId: m.message_id, sender: m.sender }, tabindex: '-1',
+      class: `msg ${mine ? 'msg-mine' : 'msg-theirs'}${erased ? ' msg-erased' : ''}`, testid: 'thread-message',
+      dataset: { messageId: m.message_id, sender: m.sender, ...(erased ? { erased: 'true' } : {}) }, tabindex: '-1',
     },
     h('div', { class: 'msg-meta' },
       h('span', { class: 'msg-author' }, mine ? 'You' : st.label || m.sender), ' · ', timeEl(m.sent_at)),
-    m.subject ? h('p', { class: 'msg-subject' }, m.subject) : null,
-    h('p', { class: 'msg-content', testid: 'thread-message-content' }, m.content),
+    !erased && m.subject ? h('p', { class: 'msg-subject' }, m.subject) : null,
+    erased
+      ? erasedNote('p', { testid: 'thread-message-content', className: 'msg-content' })
+      : h('p', { class: 'msg-content', testid: 'thread-message-content' }, m.content),
     h('div', { class: 'msg-foot' }, mine ? readStatus(m, 'thread-status') : h('span'), actions));
 
     const deleteButton = h('button', {
       type: 'button', class: 'btn btn-quiet btn-small', testid: 'delete-message',
-      'aria-label': `Delete message${m.subject ? ` “${m.subject}”` : ''} from ${mine ? 'you' : m.sender}`,
+      'aria-label': erased
+        ? `Delete the erased message from ${mine ? 'you' : m.sender}`
+        : `Delete message${m.subject ? ` “${m.subject}”` : ''} from ${mine ? 'you' : m.sender}`,
       onclick: askConfirm,
     }, 'Delete');
     actions.append(deleteButton);
