@@ -40,6 +40,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
     if [ "$(id -u)" -eq 0 ]; then chown postgres "$standby_dir"; fi
     standby_port=${HS_BENCH_STANDBY_PORT:-55435}
     hs_standby_of "$port" "$standby_dir" "$standby_port"
+    # Paused until its own step: replaying the run's WAL would take CPU from every other step.
+    "$(hs_pg_bin)/psql" -h 127.0.0.1 -p "$standby_port" -U postgres -d postgres -qtAc \
+      "SELECT pg_wal_replay_pause()" >/dev/null
     export HS_BENCH_STANDBY_URL="postgres://postgres@127.0.0.1:$standby_port"
     echo "hot standby of it at ${HS_BENCH_STANDBY_URL}"
   fi

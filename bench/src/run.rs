@@ -278,20 +278,19 @@ fn assemble(
     raw: RawFigures,
     notes: Vec<String>,
 ) -> Report {
-    let encryption = match (&service.send_off, &replay, &plain_replay) {
-        (Ok((clients, off)), Ok(replay_on), Ok(replay_off)) => {
-            match service.sends.iter().find(|(c, _)| c == clients) {
-                Some((_, on)) => Outcome::measured(EncryptionCost {
-                    send_clients: *clients,
-                    send_on: on.clone(),
-                    send_off: off.clone(),
-                    replay_on: replay_on.clone(),
-                    replay_off: replay_off.clone(),
-                }),
-                None => Outcome::unavailable("no sealed send step at the same clients"),
-            }
+    let encryption = match (&service.send_off, &service.send_on, &replay, &plain_replay) {
+        (Ok((clients, off)), Ok((_, on)), Ok(replay_on), Ok(replay_off)) => {
+            Outcome::measured(EncryptionCost {
+                send_clients: *clients,
+                send_on: on.clone(),
+                send_off: off.clone(),
+                replay_on: replay_on.clone(),
+                replay_off: replay_off.clone(),
+            })
         }
-        (Err(why), _, _) | (_, Err(why), _) | (_, _, Err(why)) => Outcome::unavailable(why.clone()),
+        (Err(why), _, _, _) | (_, Err(why), _, _) | (_, _, Err(why), _) | (_, _, _, Err(why)) => {
+            Outcome::unavailable(why.clone())
+        }
     };
     let standby = match &service.standby_queries {
         Ok(figures) => Outcome::measured(

@@ -36,8 +36,10 @@ pub struct ServiceFigures {
     pub http_floor: Outcome<Measurement>,
     pub peak_rss: Outcome<u64>,
     pub rss: Vec<(String, u64)>,
-    /// The first send step again through a gateway that does not seal (`HS_ENCRYPTION=off`).
+    /// The send step at 16 clients again through two fresh gateways, one that does not seal
+    /// (`HS_ENCRYPTION=off`) and then one that does: the encryption's cost, measured alike.
     pub send_off: Result<(usize, Measurement), String>,
+    pub send_on: Result<(usize, Measurement), String>,
     /// The query steps through a hot standby (`QUERY_DATABASE_URL`), when one was given.
     pub standby_queries: Result<QueryFigures, String>,
 }
@@ -69,14 +71,18 @@ pub async fn measure_service(
     let peak = gateway.peak_rss_bytes();
     gateway.stop().await?;
     let steps = steps?;
+    let (send_off, send_on) = if vault::process().is_ok_and(|v| v.enabled()) {
+        (
+            send_fresh(options, &config, population, false).await,
+            send_fresh(options, &config, population, true).await,
+        )
+    } else {
+        let off = "encryption is off in this run (HS_ENCRYPTION=off)";
+        (Err(off.into()), Err(off.into()))
+    };
     let standby_queries = match &options.standby_url {
         Some(standby) => queries_through_standby(options, &config, db, standby, probes).await,
         None => Err("no standby (bench/run.sh starts one beside its private server)".into()),
-    };
-    let send_off = if vault::process().is_ok_and(|v| v.enabled()) {
-        send_not_sealed(options, &config, population).await
-    } else {
-        Err("encryption is off in this run (HS_ENCRYPTION=off)".into())
     };
     Ok(ServiceFigures {
         sends: steps.sends,
@@ -87,6 +93,7 @@ pub async fn measure_service(
         http_floor: steps.http_floor,
         rss: steps.rss,
         send_off,
+        send_on,
         standby_queries,
         peak_rss: match peak {
             Some(bytes) => Outcome::measured(bytes),
@@ -95,23 +102,28 @@ pub async fn measure_service(
     })
 }
 
-/// The first send step through a gateway started with `HS_ENCRYPTION=off` on the same data
-/// (it still opens the sealed history with the same keys): the figure beside which the sealed
-/// send is judged.
-async fn send_not_sealed(
+/// The send step at 16 clients through a freshly started gateway, sealing or not
+/// (`HS_ENCRYPTION=off`; it still opens the sealed history with the same keys).
+async fn send_fresh(
     options: &BenchOptions,
     config: &GatewayConfig,
     population: &Population,
+    sealing: bool,
 ) -> Result<(usize, Measurement), String> {
+    let label = if sealing { "sealed" } else { "not sealed" };
     let clients = options.send_clients.iter().copied().find(|&c| c == 16);
     let Some(clients) = clients.or(options.send_clients.first().copied()) else {
         return Err("no send step".into());
     };
     let mut config = config.clone();
-    config
-        .extra_env
-        .push(("HS_ENCRYPTION".into(), "off".into()));
-    config.log_file = options.out_dir.join("gateway-not-sealing.log");
+    if !sealing {
+        config
+            .extra_env
+            .push(("HS_ENCRYPTION".into(), "off".into()));
+    }
+    config.log_file = options
+        .out_dir
+        .join(format!("gateway-send-{}.log", label.replace(' ', "-")));
     let gateway = GatewayProcess::start(&config)
         .await
         .map_err(|e| e.to_string())?;
@@ -129,10 +141,10 @@ async fn send_not_sealed(
         let progress = Progress {
             enabled: options.progress,
         };
-        let bar = progress.timed(&format!("send x{clients}, not sealed"));
+        let bar = progress.timed(&format!("send x{clients}, {label}"));
         let m = sends::measure_sends(&senders, population, clients, timing, &bar).await;
         bar.finish_and_clear();
-        eprintln!("bench: {}", summary("send, not sealed", &m));
+        eprintln!("bench: {}", summary(&format!("send, {label}"), &m));
         Ok((clients, m))
     }
     .await;
@@ -149,11 +161,29 @@ async fn queries_through_standby(
     standby: &str,
     probes: &[Probe],
 ) -> Result<QueryFigures, String> {
-    let standby_db =
-        crate::database::with_database(standby, &db.name).map_err(|e| e.to_string())?;
-    let replica = sqlx::PgPool::connect(&standby_db)
+    // bench/run.sh pauses the standby's replay until now, so that it takes no CPU from the
+    // primary's steps; it replays the whole run first.
+    let standby_admin =
+        crate::database::with_database(standby, "postgres").map_err(|e| e.to_string())?;
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&standby_admin)
         .await
         .map_err(|e| format!("the standby does not answer: {e}"))?;
+    sqlx::query("SELECT pg_wal_replay_resume()")
+        .execute(&mut admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    let standby_db =
+        crate::database::with_database(standby, &db.name).map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    let replica = loop {
+        match sqlx::PgPool::connect(&standby_db).await {
+            Ok(pool) => break pool,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(format!("the standby has no {}: {e}", db.name)),
+        }
+    };
     // Caught up: the standby's checkpoints equal the primary's.
     let checkpoints =
         "SELECT string_agg(projection || ':' || global_position, ',' ORDER BY projection)
@@ -162,7 +192,6 @@ async fn queries_through_standby(
         .fetch_one(&db.pool)
         .await
         .map_err(|e| e.to_string())?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
         let theirs: Option<String> = sqlx::query_scalar(checkpoints)
             .fetch_one(&replica)
@@ -172,7 +201,7 @@ async fn queries_through_standby(
             break;
         }
         if std::time::Instant::now() > deadline {
-            return Err("the standby did not catch up within 120 s".into());
+            return Err("the standby did not catch up within 600 s".into());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
