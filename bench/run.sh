@@ -39,8 +39,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
     chmod 755 "$standby_dir"
     if [ "$(id -u)" -eq 0 ]; then chown postgres "$standby_dir"; fi
     standby_port=${HS_BENCH_STANDBY_PORT:-55435}
-    hs_standby_of "$port" "$standby_dir" "$standby_port"
     # Paused until its own step: replaying the run's WAL would take CPU from every other step.
+    # Without hot_standby_feedback, or the paused standby's snapshot would hold back the
+    # primary's vacuum for the whole run (a first try of 2026-12-04 showed the lag at 500
+    # sends/s ten times higher).
+    hs_standby_of "$port" "$standby_dir" "$standby_port" postgres off
     "$(hs_pg_bin)/psql" -h 127.0.0.1 -p "$standby_port" -U postgres -d postgres -qtAc \
       "SELECT pg_wal_replay_pause()" >/dev/null
     export HS_BENCH_STANDBY_URL="postgres://postgres@127.0.0.1:$standby_port"

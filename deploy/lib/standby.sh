@@ -64,9 +64,10 @@ hs_standby_start() {
 
 # A hot standby of the server on 127.0.0.1:PRIMARY_PORT, in DIR (its cluster, sockets and log),
 # on STANDBY_PORT; returns once it answers as a hot standby (database DBNAME, default postgres).
-# bench/run.sh makes one of its private server with it.
+# FEEDBACK (on, or off) is its hot_standby_feedback: a standby whose replay is paused must not
+# hold back the primary's vacuum (bench/run.sh makes one of its private server with it, off).
 hs_standby_of() {
-  local primary_port=$1 dir=$2 standby_port=$3 db=${4:-postgres}
+  local primary_port=$1 dir=$2 standby_port=$3 db=${4:-postgres} feedback=${5:-on}
   local bin
   bin=$(hs_pg_bin) || return 1
   local standby=$dir/cluster sockets=$dir/sockets log=$dir/server.log
@@ -78,7 +79,7 @@ hs_standby_of() {
   }
   # The standby's max_connections may not be below the primary's (hot standby refuses).
   local options="-c listen_addresses=127.0.0.1 -p $standby_port -k $sockets -c hot_standby=on"
-  options="$options -c fsync=off -c max_connections=400 -c hot_standby_feedback=on"
+  options="$options -c fsync=off -c max_connections=400 -c hot_standby_feedback=$feedback"
   hs_pg_as_owner "$bin/pg_ctl" -D "$standby" -l "$log" -o "$options" -w -t 60 start >/dev/null || {
     echo "hs: the standby did not start; see $log" >&2
     tail -n 20 "$log" >&2 || true
