@@ -16,9 +16,13 @@ CREATE TABLE key_encryption_keys (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- `kek_id` names a row of key_encryption_keys, but without a foreign key: every send inserts a
+-- data key, and the check of a foreign key takes a share lock on the one active KEK's row in
+-- every sending transaction at once. The append statement registers the KEK it wraps with
+-- (`vault::store::append_ctes`), and the start-up check reads every registered one.
 CREATE TABLE data_keys (
     key_id       uuid        PRIMARY KEY,
-    kek_id       text        REFERENCES key_encryption_keys (kek_id),
+    kek_id       text,
     wrapped      bytea,
     created_at   timestamptz NOT NULL DEFAULT now(),
     destroyed_at timestamptz,

@@ -78,7 +78,8 @@ pub(crate) async fn fetch<'c>(
 pub async fn check(pool: &PgPool, keyring: &Keyring) -> Result<(), VaultError> {
     let rows = sqlx::query(
         "SELECT k.kek_id, k.check_value,
-                EXISTS (SELECT 1 FROM data_keys d WHERE d.kek_id = k.kek_id) AS in_use
+                EXISTS (SELECT 1 FROM data_keys d
+                        WHERE d.kek_id = k.kek_id AND d.wrapped IS NOT NULL) AS in_use
          FROM key_encryption_keys k",
     )
     .fetch_all(pool)
