@@ -173,13 +173,15 @@ pub async fn rotate(
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut done = 0u64;
+    let mut after = Uuid::nil();
     loop {
-        let n = vault::store::rotate_batch(pool, keyring, to, batch).await?;
-        if n == 0 {
-            break;
+        let step = vault::store::rotate_batch(pool, keyring, to, after, batch).await?;
+        done += step.rewrapped;
+        bar.inc(step.rewrapped);
+        match step.next {
+            Some(next) => after = next,
+            None => break,
         }
-        done += n;
-        bar.inc(n);
     }
     bar.finish_and_clear();
     let left = vault::store::rotation_remaining(pool, to).await?.remaining;

@@ -23,7 +23,7 @@ use uuid::Uuid;
 pub use error::VaultError;
 pub use keyring::{DataKey, Keyring};
 pub use sealing::SEALED_VERSION;
-pub use store::{KeyChanges, RotationProgress};
+pub use store::{KeyChanges, RotatedBatch, RotationProgress};
 
 use sealing::{inner_mut, rule, uuid_field, ERASURE};
 

@@ -139,24 +139,46 @@ pub async fn rotation_remaining(pool: &PgPool, to: &str) -> Result<RotationProgr
     Ok(RotationProgress { remaining })
 }
 
-/// Rewraps up to `limit` live data keys under KEK `to` in one transaction (rows locked, so an
-/// erasure at the same moment either destroys the old wrapping first or the new one after);
-/// returns how many. Nothing in the log changes. Run it until it returns 0: an interrupted
-/// rotation resumes where it stopped.
+/// What one [`rotate_batch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotatedBatch {
+    /// Keys rewrapped.
+    pub rewrapped: u64,
+    /// Where the next batch starts (the keys are walked in `key_id` order, the primary key);
+    /// `None` when the walk is over.
+    pub next: Option<Uuid>,
+}
+
+/// Rewraps the live data keys not under KEK `to` among the next `limit` keys after `after` (in
+/// `key_id` order, a primary-key range), in one transaction (rows locked, so an erasure at the
+/// same moment either destroys the old wrapping first or the new one after). Nothing in the log
+/// changes. Walk from `Uuid::nil()` until `next` is `None`; an interrupted rotation is simply
+/// walked again (what is done is skipped).
 pub async fn rotate_batch(
     pool: &PgPool,
     keyring: &Keyring,
     to: &str,
+    after: Uuid,
     limit: i64,
-) -> Result<u64, VaultError> {
+) -> Result<RotatedBatch, VaultError> {
     let mut tx = pool.begin().await?;
+    // The end of this range: the `limit`-th key after `after`, if there is one.
+    let end: Option<Uuid> = sqlx::query_scalar(
+        "SELECT key_id FROM data_keys WHERE key_id > $1 ORDER BY key_id OFFSET $2 - 1 LIMIT 1",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_optional(&mut *tx)
+    .await?;
     let rows = sqlx::query(
         "SELECT key_id, kek_id, wrapped FROM data_keys
-         WHERE wrapped IS NOT NULL AND kek_id <> $1
-         ORDER BY key_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+         WHERE key_id > $2 AND ($3::uuid IS NULL OR key_id <= $3)
+           AND wrapped IS NOT NULL AND kek_id <> $1
+         ORDER BY key_id FOR UPDATE",
     )
     .bind(to)
-    .bind(limit)
+    .bind(after)
+    .bind(end)
     .fetch_all(&mut *tx)
     .await?;
     let (mut ids, mut rewrapped) = (
@@ -183,5 +205,8 @@ pub async fn rotate_batch(
     .await?
     .rows_affected();
     tx.commit().await?;
-    Ok(done)
+    Ok(RotatedBatch {
+        rewrapped: done,
+        next: end,
+    })
 }
