@@ -253,3 +253,33 @@ impl TestApp {
         .expect("events")
     }
 }
+
+/// The first event of message `id` as the projector sees it: its text opened with the tests'
+/// key (the log itself holds it sealed).
+pub async fn opened_payload(pool: &PgPool, id: &str) -> serde_json::Value {
+    let (event_type, mut version, mut payload): (String, String, serde_json::Value) =
+        sqlx::query_as(
+            "SELECT event_type, event_version, payload FROM events
+             WHERE aggregate_id = $1 ORDER BY sequence LIMIT 1",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("event");
+    assert_eq!(
+        version,
+        vault::SEALED_VERSION,
+        "the log holds the text sealed"
+    );
+    let mut parts = [vault::EventParts {
+        event_type: &event_type,
+        version: &mut version,
+        payload: &mut payload,
+    }];
+    vault::process()
+        .expect("keys")
+        .open(pool, &mut parts)
+        .await
+        .expect("opens");
+    payload
+}

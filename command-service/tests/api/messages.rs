@@ -5,7 +5,7 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::helpers::TestApp;
+use crate::helpers::{opened_payload, TestApp};
 
 #[sqlx::test(migrator = "migrations::MIGRATOR")]
 async fn every_row_of_the_policy_table_over_http(pool: PgPool) {
@@ -122,20 +122,12 @@ async fn a_reply_goes_to_the_other_participant_with_a_re_subject(pool: PgPool) {
     assert_eq!(answer.body["parent_message_id"], parent.as_str());
     assert_eq!(answer.body["recipient"], "alice");
     let reply_id = answer.body["message_id"].as_str().expect("id").to_owned();
-    let payload: Value = sqlx::query_scalar("SELECT payload FROM events WHERE aggregate_id = $1")
-        .bind(&reply_id)
-        .fetch_one(&app.pool)
-        .await
-        .expect("payload");
+    let payload = opened_payload(&app.pool, &reply_id).await;
     assert_eq!(payload["MessageSent"]["subject"], "Re: Hello");
     // A reply to the reply does not become "Re: Re: ".
     let answer = reply(&app, &alice, &reply_id, json!({"content": "Good"})).await;
     let id = answer.body["message_id"].as_str().expect("id").to_owned();
-    let payload: Value = sqlx::query_scalar("SELECT payload FROM events WHERE aggregate_id = $1")
-        .bind(&id)
-        .fetch_one(&app.pool)
-        .await
-        .expect("payload");
+    let payload = opened_payload(&app.pool, &id).await;
     assert_eq!(payload["MessageSent"]["subject"], "Re: Hello");
 }
 

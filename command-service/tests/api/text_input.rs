@@ -7,7 +7,7 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::helpers::{Answer, TestApp, PASSWORD};
+use crate::helpers::{opened_payload, Answer, TestApp, PASSWORD};
 
 /// The NUL byte, as JSON's `\u0000` carries it.
 const NUL: &str = "\u{0}";
@@ -171,13 +171,7 @@ async fn texts_with_line_breaks_tabs_and_visible_characters_are_sent_as_written(
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
     let id = answer.body["message_id"].as_str().expect("id");
-    let payload: Value = sqlx::query_scalar(
-        "SELECT payload FROM events WHERE aggregate_id = $1 ORDER BY sequence LIMIT 1",
-    )
-    .bind(id)
-    .fetch_one(&app.pool)
-    .await
-    .expect("event");
+    let payload = opened_payload(&app.pool, id).await;
     let sent = &payload["MessageSent"];
     assert_eq!(sent["content"], content);
     assert_eq!(sent["subject"], Value::Null, "an invisible subject is none");
