@@ -124,6 +124,16 @@ describe('Who accessed my messages', () => {
     for (let i = 0; i < EXTRA_READS; i += 1) {
       await sessions.admin.call('GET', '/api/admin/messages/deleted?limit=100', undefined, 200);
     }
+    // The access log is written behind the answers (a buffer flushed in batches): wait until it
+    // holds every read before the page lists it, or the newest could come after the first page.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const answer = await sessions[PATIENT.username].call('GET', '/api/me/access-log?limit=100', undefined, 200);
+      const { entries: recorded } = await answer.json();
+      if (recorded.length >= 1 + EXTRA_READS) break;
+      assert.ok(Date.now() < deadline, `the access log records every read (${recorded.length})`);
+      await delay(200);
+    }
     const page = pages.patient;
     const first = await waitForEntries(page, 20, 'a first page of accesses');
     const more = byTestId(page, 'access-more');
