@@ -193,19 +193,31 @@ async fn queries_through_standby(
         .await
         .map_err(|e| e.to_string())?;
     loop {
-        let theirs: Option<String> = sqlx::query_scalar(checkpoints)
-            .fetch_one(&replica)
-            .await
-            .map_err(|e| e.to_string())?;
-        if theirs == primary {
+        // While it replays the run, a query of the standby may be cancelled by a recovery
+        // conflict (its feedback is off): ask again.
+        let theirs: Result<Option<String>, _> =
+            sqlx::query_scalar(checkpoints).fetch_one(&replica).await;
+        if theirs.as_ref().is_ok_and(|t| *t == primary) {
             break;
         }
         if std::time::Instant::now() > deadline {
-            return Err("the standby did not catch up within 600 s".into());
+            return Err(format!(
+                "the standby did not catch up within 600 s (last answer: {theirs:?})"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     replica.close().await;
+    // Caught up: from now on it runs as docs/deploy.md advises, with hot_standby_feedback.
+    for statement in [
+        "ALTER SYSTEM SET hot_standby_feedback = on",
+        "SELECT pg_reload_conf()",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut admin)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let mut config = config.clone();
     config
         .extra_env
