@@ -24,6 +24,7 @@ use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
+use vault::Keyring;
 
 /// The events of one aggregate after a sequence number, in order (a primary-key range).
 pub const EVENTS_OF_AGGREGATE: &str =
@@ -143,6 +144,32 @@ pub async fn events_of_many(
     open(pool, events).await
 }
 
+/// The append: the events in one `INSERT … SELECT FROM unnest(…) RETURNING` (`$1`–`$7`), with
+/// their data keys stored and an erasure's key destroyed (`$8`–`$11`, `vault::store::append_ctes`)
+/// and the active KEK registered when keys are stored (`$12`, `$13`), in the same statement.
+/// Built once: the same text every time, so one prepared statement.
+static APPEND: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH kek AS (
+             INSERT INTO key_encryption_keys (kek_id, check_value)
+             SELECT $12, $13 WHERE $12::text IS NOT NULL
+             ON CONFLICT (kek_id) DO NOTHING),
+         {}
+         appended AS (
+             INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                 event_version, payload, metadata)
+             SELECT e.aggregate_type, e.id, e.seq, e.type, e.version, e.payload, e.metadata
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+                         $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
+                  AS e(aggregate_type, id, seq, type, version, payload, metadata, ord)
+             ORDER BY e.ord
+             RETURNING transaction_id, global_position)
+         SELECT transaction_id::text, global_position FROM appended
+         ORDER BY global_position DESC LIMIT 1",
+        vault::store::append_ctes(8)
+    )
+});
+
 /// Appends `events` (of one aggregate or several, of one aggregate type or several: a scheduled
 /// delivery appends its message and its status together) in one statement, hence one transaction, and
 /// returns the position of the last one (`None` when there are none). Another writer's event at
@@ -185,47 +212,25 @@ pub async fn append_events(
         .collect();
     let keys = vault.seal(pool, &mut parts).await.map_err(vault_error)?;
     let active = vault.keyring().filter(|_| !keys.ids.is_empty());
-    let kek_check = match active {
-        Some(keyring) => Some(keyring.check_value(keyring.active()).map_err(unknown)?),
-        None => None,
-    };
     // `ORDER BY ord` keeps global positions in the events' order; the highest one, with the
     // transaction's id, is the position a reader must reach to see all of them.
-    let row: (String, i64) = sqlx::query_as(&format!(
-        "WITH kek AS (
-             INSERT INTO key_encryption_keys (kek_id, check_value)
-             SELECT $12, $13 WHERE $12::text IS NOT NULL
-             ON CONFLICT (kek_id) DO NOTHING),
-         {}
-         appended AS (
-             INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                                 event_version, payload, metadata)
-             SELECT e.aggregate_type, e.id, e.seq, e.type, e.version, e.payload, e.metadata
-             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
-                         $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
-                  AS e(aggregate_type, id, seq, type, version, payload, metadata, ord)
-             ORDER BY e.ord
-             RETURNING transaction_id, global_position)
-         SELECT transaction_id::text, global_position FROM appended
-         ORDER BY global_position DESC LIMIT 1",
-        vault::store::append_ctes(8)
-    ))
-    .bind(&aggregate_types)
-    .bind(&ids)
-    .bind(&sequences)
-    .bind(&types)
-    .bind(&versions)
-    .bind(&payloads)
-    .bind(&metadata)
-    .bind(&keys.ids)
-    .bind(&keys.keks)
-    .bind(&keys.wrapped)
-    .bind(&keys.destroy)
-    .bind(active.map(|keyring| keyring.active().to_owned()))
-    .bind(kek_check)
-    .fetch_one(pool)
-    .await
-    .map_err(persistence_error)?;
+    let row: (String, i64) = sqlx::query_as(&APPEND)
+        .bind(&aggregate_types)
+        .bind(&ids)
+        .bind(&sequences)
+        .bind(&types)
+        .bind(&versions)
+        .bind(&payloads)
+        .bind(&metadata)
+        .bind(&keys.ids)
+        .bind(&keys.keks)
+        .bind(&keys.wrapped)
+        .bind(&keys.destroy)
+        .bind(active.map(Keyring::active))
+        .bind(active.map(Keyring::active_check))
+        .fetch_one(pool)
+        .await
+        .map_err(persistence_error)?;
     let transaction_id = row.0.parse().map_err(unknown)?;
     Ok(Some(LogPosition {
         transaction_id,

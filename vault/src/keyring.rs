@@ -82,6 +82,8 @@ pub(crate) fn decrypt(cipher: &Aes256Gcm, sealed: &[u8], aad: &[u8]) -> Option<V
 pub struct Keyring {
     active: String,
     keys: HashMap<String, Aes256Gcm>,
+    /// The active key's check value, made once (every append that stores keys registers it).
+    active_check: Vec<u8>,
 }
 
 impl fmt::Debug for Keyring {
@@ -151,12 +153,23 @@ impl Keyring {
             active.get_or_insert_with(|| id.to_owned());
         }
         let active = active.ok_or_else(|| "the file holds no key".to_owned())?;
-        Ok(Self { active, keys })
+        let mut ring = Self {
+            active,
+            keys,
+            active_check: Vec::new(),
+        };
+        ring.active_check = ring.check_value(&ring.active).map_err(|e| e.to_string())?;
+        Ok(ring)
     }
 
     /// The id of the key new data keys are wrapped with (the file's first).
     pub fn active(&self) -> &str {
         &self.active
+    }
+
+    /// [`Keyring::check_value`] of the active key, made when the file was read.
+    pub fn active_check(&self) -> &[u8] {
+        &self.active_check
     }
 
     /// Whether the file holds key `id`.

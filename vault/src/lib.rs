@@ -62,6 +62,18 @@ pub struct NewKey {
     pub wrapped: Vec<u8>,
 }
 
+/// A new data key for `key_id`, and its row wrapped by the active KEK.
+fn fresh_key(keyring: &Keyring, key_id: Uuid) -> Result<(DataKey, NewKey), VaultError> {
+    let key = DataKey::generate();
+    let wrapped = keyring.wrap(keyring.active(), key_id, &key)?;
+    let new = NewKey {
+        key_id,
+        kek_id: keyring.active().to_owned(),
+        wrapped,
+    };
+    Ok((key, new))
+}
+
 /// The parts of a stored event that sealing and opening touch.
 #[derive(Debug)]
 pub struct EventParts<'a> {
@@ -164,16 +176,10 @@ impl Vault {
                 event.event_type
             )));
         }
-        let key_id = rule.key_id(inner)?;
-        let key = DataKey::generate();
-        let wrapped = keyring.wrap(keyring.active(), key_id, &key)?;
+        let (key, new) = fresh_key(keyring, rule.key_id(inner)?)?;
         rule.seal(inner, &key)?;
         *event.version = SEALED_VERSION.to_owned();
-        Ok(Some(NewKey {
-            key_id,
-            kek_id: keyring.active().to_owned(),
-            wrapped,
-        }))
+        Ok(Some(new))
     }
 
     /// The keys, if any.
@@ -231,12 +237,8 @@ impl Vault {
             let key = match keys.get(&key_id) {
                 Some(key) => key.clone(),
                 None => {
-                    let key = DataKey::generate();
-                    changes.insert(
-                        key_id,
-                        keyring.active(),
-                        keyring.wrap(keyring.active(), key_id, &key)?,
-                    );
+                    let (key, new) = fresh_key(keyring, key_id)?;
+                    changes.insert(new);
                     keys.insert(key_id, key.clone());
                     key
                 }

@@ -5,7 +5,7 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::VaultError;
-use crate::Keyring;
+use crate::{Keyring, NewKey};
 
 /// Data keys to store and to destroy in the statement that appends their events: three arrays
 /// for `unnest` (`$ids, $keks, $wrapped`) and one of keys to destroy.
@@ -18,15 +18,10 @@ pub struct KeyChanges {
 }
 
 impl KeyChanges {
-    pub(crate) fn insert(&mut self, id: Uuid, kek: &str, wrapped: Vec<u8>) {
-        self.ids.push(id);
-        self.keks.push(kek.to_owned());
-        self.wrapped.push(wrapped);
-    }
-
-    /// Whether the append needs to touch the key table at all.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty() && self.destroy.is_empty()
+    pub(crate) fn insert(&mut self, key: NewKey) {
+        self.ids.push(key.key_id);
+        self.keks.push(key.kek_id);
+        self.wrapped.push(key.wrapped);
     }
 }
 
